@@ -1,0 +1,50 @@
+"""Per-image quality metrics against the clean digit. Arrays are (N, 28, 28[, 1]) in [0, 1].
+
+Each function returns one value per image, shape (N,).
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.ndimage import uniform_filter
+
+EPS = 1e-7  # Keras' epsilon: BCE matches keras.losses.binary_crossentropy
+
+
+def _flat(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return x.reshape(x.shape[0], -1)
+
+
+def bce(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    """Binary cross-entropy per image (the tutorial's loss)."""
+    t, p = _flat(clean), np.clip(_flat(recon), EPS, 1 - EPS)
+    return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1)
+
+
+def mse(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    return ((_flat(clean) - _flat(recon)) ** 2).mean(axis=1)
+
+
+def psnr(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    """Peak signal-to-noise ratio in dB (data range 1); capped at 100 dB for a perfect match."""
+    return np.minimum(10 * np.log10(1.0 / np.maximum(mse(clean, recon), 1e-10)), 100.0)
+
+
+def ssim(clean: np.ndarray, recon: np.ndarray, win_size: int = 7) -> np.ndarray:
+    """Structural similarity, as skimage.metrics.structural_similarity(data_range=1) per image."""
+    a = np.asarray(clean, dtype=np.float64).reshape(-1, 28, 28)
+    b = np.asarray(recon, dtype=np.float64).reshape(-1, 28, 28)
+    size = (1, win_size, win_size)
+    ux, uy = uniform_filter(a, size), uniform_filter(b, size)
+    uxx, uyy, uxy = uniform_filter(a * a, size), uniform_filter(b * b, size), uniform_filter(a * b, size)
+    cov_norm = win_size**2 / (win_size**2 - 1)
+    vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux**2 + uy**2 + c1) * (vx + vy + c2))
+    pad = (win_size - 1) // 2
+    return s[:, pad:-pad, pad:-pad].mean(axis=(1, 2))
+
+
+def all_metrics(clean: np.ndarray, recon: np.ndarray) -> dict[str, np.ndarray]:
+    return {"bce": bce(clean, recon), "mse": mse(clean, recon), "psnr": psnr(clean, recon),
+            "ssim": ssim(clean, recon)}

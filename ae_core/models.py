@@ -1,0 +1,140 @@
+"""Model specs, named presets and small builders.
+
+Every model takes images of shape (batch, 28, 28, 1) in [0, 1] and returns the same shape.
+A builder returns an `Autoencoder`: the full model and its `encoder` and `decoder` halves
+(the app shows the code and decodes edited codes).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import keras
+from keras import layers
+
+IMAGE_SHAPE = (28, 28, 1)
+
+
+@dataclass(frozen=True)
+class DenseSpec:
+    """A fully connected autoencoder: 784 -> hidden... -> code -> ...hidden -> 784."""
+
+    name: str = "dense"
+    code_size: int = 32  # values in the code (32 draws as the tutorial's 8x4 image)
+    hidden: tuple[int, ...] = ()  # encoder widths before the code; the decoder mirrors them
+    code_activation: str = "relu"  # the tutorial uses relu on the code
+    type: str = "dense"
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A convolutional autoencoder: Conv + MaxPool per level down, Conv + UpSampling per level up.
+
+    With `code_size=None` the code is the last feature map (7x7x`filters[-1]` for two levels);
+    with an integer, a Dense layer squeezes it to that many values.
+    """
+
+    name: str = "conv"
+    filters: tuple[int, ...] = (32, 32)  # filters per level (each level halves 28 -> 14 -> 7)
+    convs_per_level: int = 1  # 3x3 convolutions per level on each side
+    batch_norm: bool = False  # BatchNormalization after each convolution
+    code_size: int | None = None  # None: spatial code; int: a dense code of that size
+    type: str = "conv"
+
+
+Spec = DenseSpec | ConvSpec
+
+
+class Autoencoder(NamedTuple):
+    autoencoder: keras.Model  # (B, 28, 28, 1) -> (B, 28, 28, 1)
+    encoder: keras.Model  # (B, 28, 28, 1) -> (B, *code_shape)
+    decoder: keras.Model  # (B, *code_shape) -> (B, 28, 28, 1)
+
+
+def spec_to_dict(spec: Spec) -> dict:
+    return dataclasses.asdict(spec)
+
+
+def spec_from_dict(d: dict) -> Spec:
+    """Inverse of `spec_to_dict` (lists become tuples)."""
+    kinds = {"dense": DenseSpec, "conv": ConvSpec}
+    if d.get("type") not in kinds:
+        raise ValueError(f"Unknown spec type. Expected 'dense' or 'conv'. Received: {d.get('type')!r}")
+    cls = kinds[d["type"]]
+    names = {f.name for f in dataclasses.fields(cls)}
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
+
+
+def _conv(x, filters: int, spec: ConvSpec, activation: str = "relu"):
+    if not spec.batch_norm:
+        return layers.Conv2D(filters, (3, 3), activation=activation, padding="same")(x)
+    x = layers.Conv2D(filters, (3, 3), padding="same", use_bias=False)(x)
+    x = layers.BatchNormalization()(x)
+    return layers.Activation(activation)(x)
+
+
+def build_dense(spec: DenseSpec) -> Autoencoder:
+    # Encoder
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = layers.Flatten()(inputs)
+    for width in spec.hidden:
+        x = layers.Dense(width, activation="relu")(x)
+    code = layers.Dense(spec.code_size, activation=spec.code_activation, name="code")(x)
+    encoder = keras.Model(inputs, code, name="encoder")
+    # Decoder
+    code_in = keras.Input(shape=(spec.code_size,), name="code_in")
+    x = code_in
+    for width in reversed(spec.hidden):
+        x = layers.Dense(width, activation="relu")(x)
+    x = layers.Dense(784, activation="sigmoid")(x)
+    decoder = keras.Model(code_in, layers.Reshape(IMAGE_SHAPE)(x), name="decoder")
+    return _join(encoder, decoder, spec.name)
+
+
+def build_conv(spec: ConvSpec) -> Autoencoder:
+    # Encoder
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = inputs
+    for filters in spec.filters:
+        for _ in range(spec.convs_per_level):
+            x = _conv(x, filters, spec)
+        x = layers.MaxPooling2D((2, 2), padding="same")(x)
+    feature_shape = tuple(x.shape[1:])
+    if spec.code_size is not None:
+        x = layers.Dense(spec.code_size, name="code")(layers.Flatten()(x))
+    encoder = keras.Model(inputs, x, name="encoder")
+    # Decoder
+    code_in = keras.Input(shape=tuple(encoder.output.shape[1:]), name="code_in")
+    x = code_in
+    if spec.code_size is not None:
+        x = layers.Dense(int(feature_shape[0] * feature_shape[1] * feature_shape[2]),
+                         activation="relu")(x)
+        x = layers.Reshape(feature_shape)(x)
+    for filters in reversed(spec.filters):
+        for _ in range(spec.convs_per_level):
+            x = _conv(x, filters, spec)
+        x = layers.UpSampling2D((2, 2))(x)
+    outputs = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
+    decoder = keras.Model(code_in, outputs, name="decoder")
+    return _join(encoder, decoder, spec.name)
+
+
+def _join(encoder: keras.Model, decoder: keras.Model, name: str) -> Autoencoder:
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name=name)
+    return Autoencoder(autoencoder, encoder, decoder)
+
+
+def build(spec: Spec) -> Autoencoder:
+    """Build the (untrained) autoencoder that `spec` describes."""
+    if isinstance(spec, DenseSpec):
+        return build_dense(spec)
+    if isinstance(spec, ConvSpec):
+        return build_conv(spec)
+    raise ValueError(f"Expected a DenseSpec or ConvSpec. Received: {spec!r}")
+
+
+def split(autoencoder: keras.Model) -> Autoencoder:
+    """The `Autoencoder` triple of a built or loaded autoencoder (its nested encoder/decoder)."""
+    return Autoencoder(autoencoder, autoencoder.get_layer("encoder"), autoencoder.get_layer("decoder"))

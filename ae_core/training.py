@@ -1,0 +1,176 @@
+"""Training: one `train()` for every spec, reporting through Keras callbacks."""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from . import noise
+from .data import Dataset
+from .models import Autoencoder, Spec, build
+
+MAX_EPOCHS = 500
+OPTIMIZERS = ("adam", "adadelta")
+LOSSES = ("binary_crossentropy", "mse")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. The defaults are the tutorial's dense run, with Adam (see README)."""
+
+    epochs: int = 25
+    batch_size: int = 128
+    optimizer: str = "adam"  # "adam", or "adadelta" (the tutorial's; learning rate 1.0 by default)
+    learning_rate: float | None = None  # None: 1e-3 for Adam, 1.0 for Adadelta
+    loss: str = "binary_crossentropy"  # or "mse"
+    noise_factor: float = 0.0  # Gaussian noise on the inputs, fixed once as in the tutorial
+    noise_max: float | None = None  # if set: fresh noise each batch, level ~ U(0, noise_max) per image
+    seed: int = 0
+
+    def __post_init__(self):
+        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
+            raise ValueError(f"epochs must be an integer from 1 to {MAX_EPOCHS}. Received: epochs={self.epochs!r}")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer. Received: batch_size={self.batch_size!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
+        if self.loss not in LOSSES:
+            raise ValueError(f"loss must be one of {LOSSES}. Received: loss={self.loss!r}")
+        lr = self.learning_rate
+        if lr is not None and not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"learning_rate must be a positive number. Received: learning_rate={lr!r}")
+        for name in ("noise_factor", "noise_max"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and 0.0 <= value <= 1.0):
+                raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value!r}")
+
+    @property
+    def lr(self) -> float:
+        if self.learning_rate is not None:
+            return float(self.learning_rate)
+        return 1.0 if self.optimizer == "adadelta" else 1e-3
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in d.items() if k in names})
+
+
+@dataclass
+class TrainResult:
+    model: Autoencoder
+    history: dict[str, list[float]]  # "loss", "val_loss" per epoch
+    epochs_run: int
+    status: str  # "completed", "stopped" (by a callback) or "diverged" (loss became NaN)
+    seconds: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the weights are usable (not NaN); a stopped run is usable."""
+        return self.status != "diverged"
+
+
+class StopOnEvent(keras.callbacks.Callback):
+    """Stops training after the current batch once `event` is set (e.g. by a Cancel button)."""
+
+    def __init__(self, event: threading.Event):
+        super().__init__()
+        self.event = event
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.event.is_set():
+            self.model.stop_training = True
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    if config.optimizer == "adadelta":
+        return keras.optimizers.Adadelta(learning_rate=config.lr)
+    return keras.optimizers.Adam(learning_rate=config.lr)
+
+
+def _images(x: np.ndarray) -> np.ndarray:
+    return np.asarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
+
+
+def _fresh_noise_stream(x: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
+    """Batches of (noisy, clean): new Gaussian noise every batch, level ~ U(0, noise_max)."""
+    images = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=config.seed,
+                                                           reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
+    batches = tf.data.Dataset.zip(images.batch(config.batch_size), seeds)
+
+    def corrupt(clean, seed):
+        n = tf.shape(clean)[0]
+        level = tf.random.stateless_uniform([n, 1, 1, 1], seed=seed, maxval=config.noise_max)
+        z = tf.random.stateless_normal(tf.shape(clean), seed=seed + 1)
+        return tf.clip_by_value(clean + level * z, 0.0, 1.0), clean
+
+    return batches.map(corrupt, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def training_arrays(config: TrainConfig, data: Dataset):
+    """(train inputs, train targets or None, validation (inputs, targets)) for `fit`."""
+    x_train, x_test = _images(data.x_train), _images(data.x_test)
+    if config.noise_max is not None:
+        levels = np.random.default_rng(config.seed + 2).uniform(0, config.noise_max, (len(x_test), 1, 1, 1))
+        z = np.random.default_rng(config.seed + 3).standard_normal(x_test.shape).astype(np.float32)
+        x_val = np.clip(x_test + levels.astype(np.float32) * z, 0, 1)
+        return _fresh_noise_stream(x_train, config), None, (x_val, x_test)
+    if config.noise_factor > 0:  # the tutorial: one fixed noisy copy of each set
+        x_noisy = noise.gaussian(x_train, config.noise_factor, seed=config.seed)
+        x_val = noise.gaussian(x_test, config.noise_factor, seed=config.seed + 1)
+        return x_noisy, x_train, (x_val, x_test)
+    return x_train, x_train, (x_test, x_test)
+
+
+def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy=None,
+          verbose: int = 0, initial: Autoencoder | None = None) -> TrainResult:
+    """Build `spec` (or continue from `initial`) and train it on `data`.
+
+    Args:
+        spec: the architecture.
+        config: epochs, batch size, optimizer, noise.
+        data: digits; `data.x_test` is the validation set.
+        callbacks: Keras callbacks (progress, loss curves, `StopOnEvent` to cancel).
+        strategy: a `tf.distribute.Strategy` (e.g. `MirroredStrategy` over several GPUs);
+            None uses the default strategy.
+        verbose: passed to `fit`.
+        initial: an already built model to continue training (fine-tuning).
+
+    Returns:
+        A `TrainResult`; `status` says whether training completed, was stopped or diverged.
+    """
+    keras.utils.set_random_seed(config.seed)
+    strategy = strategy or tf.distribute.get_strategy()
+    with strategy.scope():
+        model = initial if initial is not None else build(spec)
+        model.autoencoder.compile(optimizer=make_optimizer(config), loss=config.loss)
+    x, y, validation = training_arrays(config, data)
+    fit_kwargs = dict(epochs=config.epochs, validation_data=validation, verbose=verbose,
+                      callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks])
+    if y is None:  # a tf.data stream of (noisy, clean) batches
+        validation_batch = config.batch_size
+        fit_kwargs["validation_data"] = tf.data.Dataset.from_tensor_slices(validation).batch(validation_batch)
+    else:
+        fit_kwargs.update(y=y, batch_size=config.batch_size, shuffle=True)
+    start = time.perf_counter()
+    history = model.autoencoder.fit(x, **fit_kwargs).history
+    seconds = time.perf_counter() - start
+    history = {k: [float(v) for v in vals] for k, vals in history.items()}
+    losses = history.get("loss", [])
+    epochs_run = len(losses)
+    if not losses or not np.all(np.isfinite(losses)):
+        status = "diverged"
+    elif epochs_run < config.epochs:
+        status = "stopped"
+    else:
+        status = "completed"
+    return TrainResult(model, history, epochs_run, status, seconds)
