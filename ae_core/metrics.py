@@ -16,8 +16,10 @@ def _flat(x: np.ndarray) -> np.ndarray:
 
 
 def bce(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
-    """Binary cross-entropy per image (the tutorial's loss)."""
-    t, p = _flat(clean), np.clip(_flat(recon), EPS, 1 - EPS)
+    """Binary cross-entropy per image (the tutorial's loss), computed as Keras computes it."""
+    eps = np.float32(EPS)  # clip in float32, as Keras does, so exact 0s and 1s score the same
+    p = np.clip(np.asarray(recon, np.float32), eps, np.float32(1) - eps)
+    t, p = _flat(clean), _flat(p)
     return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1)
 
 

@@ -1,0 +1,72 @@
+import socket
+
+import numpy as np
+import pytest
+
+from ae_core import data
+from tests.helpers import bundled
+
+
+def test_bundled_shapes_dtypes_ranges():
+    d = bundled()
+    assert d.x_train.shape == (8000, 28, 28) and d.x_test.shape == (2000, 28, 28)
+    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.uint8
+    assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
+    assert set(np.unique(d.y_test)) == set(range(10))
+    assert d.source == "bundled" and len(d.sha256) == 16
+
+
+def test_split_is_stratified_disjoint_and_fixed():
+    with np.load(data.BUNDLED_PATH) as f:
+        labels = f["labels"]
+    train, test = data.stratified_split(labels)
+    assert len(train) == 8000 and len(test) == 2000
+    assert not set(train) & set(test)
+    for label in range(10):
+        share = np.mean(labels[test] == label) / np.mean(labels == label)
+        assert abs(share - 1.0) < 0.01  # each class keeps its share in the test set
+    train2, test2 = data.stratified_split(labels)
+    assert np.array_equal(test, test2) and np.array_equal(train, train2)
+    assert not np.array_equal(test, data.stratified_split(labels, seed=7)[1])
+
+
+def _fake_mnist(path, n=50):
+    rng = np.random.default_rng(0)
+    np.savez(path, x_train=rng.integers(0, 256, (n, 28, 28), dtype=np.uint8),
+             y_train=rng.integers(0, 10, n, dtype=np.uint8),
+             x_test=rng.integers(0, 256, (n // 2, 28, 28), dtype=np.uint8),
+             y_test=rng.integers(0, 10, n // 2, dtype=np.uint8))
+    return path
+
+
+def test_local_mnist_file_by_path_and_env(tmp_path, monkeypatch):
+    path = _fake_mnist(tmp_path / "mnist.npz")
+    d = data.load_mnist(str(path))
+    assert d.x_train.shape == (50, 28, 28) and d.x_test.shape == (25, 28, 28)
+    assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
+    monkeypatch.setenv(data.ENV_VAR, str(path))
+    assert data.load_mnist("full").source == str(path)
+
+
+def test_bad_sources_raise_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="No MNIST file"):
+        data.load_mnist(str(tmp_path / "nope.npz"))
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="not a readable mnist.npz"):
+        data.load_mnist(str(bad))
+
+
+def test_offline_download_falls_back_to_bundled(tmp_path, monkeypatch):
+    """With no network, 'full' tries Keras' real download, fails at once and says so."""
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "KERAS_CACHE_PATH", tmp_path / "absent.npz")
+
+    def no_network(*args, **kwargs):
+        raise OSError("network is unreachable (test)")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    d = data.load_mnist("full")
+    assert d.source == "bundled" and d.x_test.shape == (2000, 28, 28)
+    assert "could not be downloaded" in d.message and "\n" not in d.message
