@@ -1,0 +1,146 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from ae_core import models, store, training
+from tests.helpers import tiny
+
+X = tiny(8, 8).x_test.reshape(-1, 28, 28, 1)
+
+
+def _save(folder, name="m", spec=models.DenseSpec(), seed=0):
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    model = models.build(spec)
+    store.save(model, spec, folder, name, train_config=training.TrainConfig(),
+               metrics={"val_bce": 0.1}, history={"loss": [0.3, 0.2]})
+    return model
+
+
+@pytest.mark.parametrize("spec", [models.DenseSpec(), models.ConvSpec(filters=(4, 4), batch_norm=True)])
+def test_round_trip_gives_identical_outputs(tmp_path, spec):
+    model = _save(tmp_path, spec=spec)
+    loaded = store.load(tmp_path, "m")
+    assert loaded.spec == spec and loaded.manifest["metrics"] == {"val_bce": 0.1}
+    np.testing.assert_array_equal(model.autoencoder.predict_on_batch(X),
+                                  loaded.model.autoencoder.predict_on_batch(X))
+    code = loaded.model.encoder.predict_on_batch(X)
+    np.testing.assert_allclose(loaded.model.decoder.predict_on_batch(code),
+                               loaded.model.autoencoder.predict_on_batch(X), atol=1e-6)
+    assert store.list_models(tmp_path) == ["m"]
+
+
+def test_manifest_records_provenance(tmp_path):
+    _save(tmp_path)
+    m = json.loads((tmp_path / "m.json").read_text())
+    for key in ("spec", "train_config", "data", "metrics", "history", "versions", "created",
+                "model_file", "model_sha256", "code_shape"):
+        assert key in m
+    assert m["code_shape"] == [32] and m["versions"]["keras"]
+
+
+def test_resave_replaces_and_cleans_up(tmp_path):
+    _save(tmp_path, seed=1)
+    _save(tmp_path, seed=2)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".keras") == [
+        json.loads((tmp_path / "m.json").read_text())["model_file"]]
+
+
+@pytest.mark.parametrize("fail_at", ["keras_write", "manifest_replace"])
+def test_crash_during_save_keeps_previous_model(tmp_path, monkeypatch, fail_at):
+    old = _save(tmp_path, seed=1)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    real_replace = os.replace
+
+    def crash(src, dst):
+        if fail_at == "manifest_replace" and str(dst).endswith(".json"):
+            raise OSError("simulated crash")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", crash)
+    if fail_at == "keras_write":
+        monkeypatch.setattr(store, "_write_keras", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
+    with pytest.raises(OSError):
+        _save(tmp_path, seed=2)
+    monkeypatch.undo()
+    assert (tmp_path / "m.json").read_bytes() == before["m.json"]
+    loaded = store.load(tmp_path, "m")
+    np.testing.assert_array_equal(old.autoencoder.predict_on_batch(X), loaded.model.autoencoder.predict_on_batch(X))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
+    assert store.list_models(tmp_path) == ["m"]
+
+
+def _model_file(folder):
+    return folder / json.loads((folder / "m.json").read_text())["model_file"]
+
+
+def test_truncated_model_file_is_a_clear_error(tmp_path):
+    _save(tmp_path)
+    path = _model_file(tmp_path)
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(store.ModelFileError, match="checksum") as err:
+        store.load(tmp_path, "m")
+    assert str(path) in str(err.value) and "python -m ae_core train" in str(err.value)
+
+
+def test_corrupt_model_without_checksum_is_a_clear_error(tmp_path):
+    _save(tmp_path)
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest.pop("model_sha256")
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    _model_file(tmp_path).write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(store.ModelFileError, match="Keras cannot load"):
+        store.load(tmp_path, "m")
+
+
+@pytest.mark.parametrize("content, match", [(b"{not json", "not valid JSON"), (b"[1, 2]", "not a JSON object"),
+                                            (b'{"spec": {}}', "no 'model_file'")])
+def test_bad_manifest_is_a_clear_error(tmp_path, content, match):
+    _save(tmp_path)
+    (tmp_path / "m.json").write_bytes(content)
+    with pytest.raises(store.ModelFileError, match=match):
+        store.load(tmp_path, "m")
+
+
+def test_missing_files_are_clear_errors(tmp_path):
+    with pytest.raises(store.ModelFileError, match="manifest is missing"):
+        store.load(tmp_path, "m")
+    _save(tmp_path)
+    _model_file(tmp_path).unlink()
+    with pytest.raises(store.ModelFileError, match="model file named by its manifest is missing"):
+        store.load(tmp_path, "m")
+
+
+def test_mismatched_manifest_is_a_clear_error(tmp_path):
+    _save(tmp_path)
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest["code_shape"] = [16]
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    with pytest.raises(store.ModelFileError, match="does not match the manifest"):
+        store.load(tmp_path, "m")
+
+
+@pytest.mark.parametrize("name", ["../evil", "a/b", "", ".hidden", "x" * 65, "a b"])
+def test_names_that_are_paths_are_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="Received: name"):
+        store.check_name(name)
+
+
+def test_model_file_in_manifest_cannot_leave_the_folder(tmp_path):
+    _save(tmp_path)
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest["model_file"] = "../../etc/passwd"
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    with pytest.raises(store.ModelFileError, match=str(tmp_path / "passwd")):
+        store.load(tmp_path, "m")
+
+
+def test_versions_and_listing_ignore_temp_files(tmp_path):
+    _save(tmp_path, name="dense-v1")
+    (tmp_path / ".dense-v2.json.abc.tmp").write_text("{}")
+    assert store.list_models(tmp_path) == ["dense-v1"]
+    assert store.next_version_name(tmp_path, "dense") == "dense-v2"
+    assert store.list_models(tmp_path / "absent") == []
