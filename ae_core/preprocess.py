@@ -1,0 +1,197 @@
+"""Turn a drawing or a photo of a digit into a 28x28 image the way MNIST was made.
+
+MNIST digits are white ink on black, fitted into a 20x20 box keeping their aspect ratio and
+centred in 28x28 by their centre of mass. `mnistify` does that to any ink image;
+`from_canvas` and `from_image_bytes` get the ink out of a canvas drawing or an uploaded file.
+
+Every function returns float32 in [0, 1] with shape (28, 28). Bad input raises a subclass of
+`ImageInputError` (a `ValueError`) whose message says what was wrong and what to do.
+"""
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+from PIL import Image, ImageOps
+from scipy import ndimage
+
+SIZE = 28  # output side
+BOX = 20  # the digit's longest side after fitting
+INK_LEVEL = 0.2  # a pixel brighter than this (0..1) counts as ink
+MIN_INK_FRACTION = 0.005  # less ink than this share of the canvas reads as "nothing drawn"
+MIN_INK_FRACTION_PHOTO = 0.0005  # photos: a digit may be small on the page
+MAX_BYTES = 8 * 1024 * 1024  # uploaded files larger than this are refused before decoding
+MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
+WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
+FORMATS = ("PNG", "JPEG")
+
+
+class ImageInputError(ValueError):
+    """An input that cannot become a digit; the message is meant for people."""
+
+
+class EmptyImageError(ImageInputError):
+    """Nothing (or almost nothing) is drawn."""
+
+
+class NotAnImageError(ImageInputError):
+    """The bytes are not a PNG or JPEG image."""
+
+
+class BrokenImageError(ImageInputError):
+    """A PNG or JPEG that cannot be decoded (truncated or corrupt)."""
+
+
+class ImageTooLargeError(ImageInputError):
+    """The file or the decoded image is over the size limits."""
+
+
+def _ink_bbox(ink: np.ndarray, trim: float) -> tuple[int, int, int, int]:
+    """(top, bottom, left, right), inclusive, of the ink, ignoring `trim` of its mass at each side."""
+    def span(profile: np.ndarray) -> tuple[int, int]:
+        cum = np.cumsum(profile) / profile.sum()
+        first = int(np.searchsorted(cum, trim, side="right"))
+        last = int(np.searchsorted(cum, 1.0 - trim, side="left"))
+        return first, min(max(last, first), len(profile) - 1)
+
+    top, bottom = span(ink.sum(axis=1))
+    left, right = span(ink.sum(axis=0))
+    return top, bottom, left, right
+
+
+def mnistify(ink: np.ndarray, min_ink_fraction: float = MIN_INK_FRACTION, trim: float = 0.0) -> np.ndarray:
+    """Crop, fit into 20x20 keeping the aspect ratio, and centre by centre of mass in 28x28.
+
+    Args:
+        ink: (H, W) array, ink bright (1) on a dark (0) background; any float range is clipped
+            to [0, 1].
+        min_ink_fraction: below this share of ink pixels the image counts as empty.
+        trim: share of the ink mass ignored at each side when cropping (keeps stray specks
+            in photos from widening the box); 0 keeps every pixel.
+
+    Returns:
+        (28, 28) float32 in [0, 1], the brightest pixel at 1.
+
+    Raises:
+        EmptyImageError: when there is (almost) no ink.
+    """
+    ink = np.clip(np.nan_to_num(np.asarray(ink, dtype=np.float32)), 0.0, 1.0)
+    if ink.ndim != 2 or min(ink.shape) < 1:
+        raise ValueError(f"Expected a 2-D ink image. Received: shape={ink.shape}")
+    ink = np.where(ink >= INK_LEVEL * 0.5, ink, 0.0).astype(np.float32)  # drop faint haze
+    if np.count_nonzero(ink >= INK_LEVEL) < max(1.0, min_ink_fraction * ink.size):
+        raise EmptyImageError("Nothing to read yet: draw a digit (or upload a clearer photo).")
+    top, bottom, left, right = _ink_bbox(ink, trim)
+    crop = ink[top:bottom + 1, left:right + 1]
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
+    small = np.asarray(Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS))
+    small = np.clip(small, 0.0, None)
+    if small.max() <= 0:
+        raise EmptyImageError("Nothing to read yet: draw a digit (or upload a clearer photo).")
+    small = np.clip(small / small.max(), 0.0, 1.0)
+    out = np.zeros((SIZE, SIZE), np.float32)
+    r0, c0 = (SIZE - new_h) // 2, (SIZE - new_w) // 2
+    out[r0:r0 + new_h, c0:c0 + new_w] = small
+    cy, cx = ndimage.center_of_mass(out)
+    # Integer shifts keep the strokes sharp; the box never leaves the frame.
+    dy = int(np.clip(round(SIZE / 2 - cy), -r0, SIZE - new_h - r0))
+    dx = int(np.clip(round(SIZE / 2 - cx), -c0, SIZE - new_w - c0))
+    shifted = np.zeros_like(out)
+    shifted[r0 + dy:r0 + dy + new_h, c0 + dx:c0 + dx + new_w] = small
+    return shifted
+
+
+def from_canvas(rgba: np.ndarray) -> np.ndarray:
+    """A canvas drawing (H, W, 4) uint8 RGBA, light strokes on black or on transparent, -> (28, 28).
+
+    Raises:
+        EmptyImageError: when nothing (or only a dot) is drawn.
+    """
+    if rgba is None:
+        raise EmptyImageError("Nothing to read yet: draw a digit.")
+    a = np.asarray(rgba)
+    if a.ndim != 3 or a.shape[2] not in (3, 4):
+        raise ValueError(f"Expected an (H, W, 4) RGBA canvas image. Received: shape={a.shape}")
+    rgb = a[..., :3].astype(np.float32) / 255.0
+    luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
+    alpha = a[..., 3].astype(np.float32) / 255.0 if a.shape[2] == 4 else 1.0
+    return mnistify(luminance * alpha)  # composited over black
+
+
+def _open(data: bytes) -> Image.Image:
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise NotAnImageError(f"Expected the bytes of a PNG or JPEG file. Received: {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > MAX_BYTES:
+        raise ImageTooLargeError(f"The file is {len(data) / 1e6:.1f} MB; the limit is "
+                                 f"{MAX_BYTES / 1e6:.0f} MB. Crop or shrink the photo and try again.")
+    if not data:
+        raise NotAnImageError("The file is empty. Upload a PNG or JPEG photo of a digit.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data), formats=list(FORMATS))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise ImageTooLargeError("The image has too many pixels to open safely. Upload a smaller "
+                                     "photo (a few megapixels is plenty).") from None
+        except Image.UnidentifiedImageError:
+            raise NotAnImageError("This file is not a PNG or JPEG image. Upload a photo or scan of a "
+                                  "handwritten digit.") from None
+    if img.width * img.height > MAX_PIXELS:
+        raise ImageTooLargeError(f"The image is {img.width}x{img.height} pixels; the limit is "
+                                 f"{MAX_PIXELS / 1e6:.0f} megapixels. Upload a smaller photo.")
+    try:
+        img.draft("L", (WORK_SIDE * 2, WORK_SIDE * 2))  # JPEG: decode at reduced size, fast
+        img.load()
+    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+        raise BrokenImageError(f"The {img.format} file could not be decoded (it may be truncated or "
+                               f"corrupt: {str(exc)[:120]}). Try saving it again.") from None
+    return img
+
+
+def from_image_bytes(data: bytes) -> np.ndarray:
+    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28).
+
+    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
+    brightness is removed so a grey background does not count as ink.
+
+    Raises:
+        ImageTooLargeError, NotAnImageError, BrokenImageError, EmptyImageError.
+    """
+    img = _open(data)
+    try:
+        img = ImageOps.exif_transpose(img)
+        if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+            rgba = img.convert("RGBA")
+            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent -> paper
+            img = Image.alpha_composite(paper, rgba)
+        img = img.convert("L")
+        img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
+        gray = np.asarray(img, dtype=np.float32) / 255.0
+    except (OSError, ValueError) as exc:
+        raise BrokenImageError(f"The image could not be read ({str(exc)[:120]}). Try saving it "
+                               "again as PNG or JPEG.") from None
+    return mnistify(ink_from_photo(gray), min_ink_fraction=MIN_INK_FRACTION_PHOTO, trim=0.002)
+
+
+def ink_from_photo(gray: np.ndarray) -> np.ndarray:
+    """A grey photo in [0, 1] -> ink in [0, 1], bright on dark, paper level removed.
+
+    The background is the median brightness (most of a photo is paper); if it is light, the
+    image is inverted. The ink is then stretched so its strongest strokes (after a 3x3
+    median filter, so single specks do not count) reach 1.
+    """
+    gray = np.asarray(gray, dtype=np.float32)
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(np.concatenate([gray.ravel(), border])))
+    ink = 1.0 - gray if background > 0.5 else gray.copy()
+    level = 1.0 - background if background > 0.5 else background
+    ink = ink - level
+    top = float(ndimage.median_filter(ink, size=3).max())  # the strongest stroke, not one speck
+    if top <= 0.08:  # no contrast at all: a blank page
+        raise EmptyImageError("No digit found in the image: it looks blank. Upload a photo with dark "
+                              "ink on light paper (or light ink on dark).")
+    return np.clip(ink / top, 0.0, 1.0)

@@ -1,0 +1,188 @@
+"""ae_core.preprocess: canvas drawings and uploaded photos -> 28x28 digits, the MNIST way."""
+import io
+import struct
+import zlib
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from ae_core import preprocess as pp
+
+
+def canvas_with(draw_fn, size=280, transparent=False) -> np.ndarray:
+    """An RGBA canvas like streamlit-drawable-canvas returns: white strokes on black."""
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 0 if transparent else 255))
+    draw_fn(ImageDraw.Draw(img))
+    return np.asarray(img)
+
+
+def seven(d: ImageDraw.ImageDraw, offset=(0, 0), scale=1.0, fill=(255, 255, 255, 255)):
+    ox, oy = offset
+    pts = [(60, 50), (200, 50), (120, 230)]
+    d.line([(ox + x * scale, oy + y * scale) for x, y in pts], fill=fill, width=int(20 * scale),
+           joint="curve")
+
+
+def one(d: ImageDraw.ImageDraw):
+    d.line([(140, 40), (140, 240)], fill=(255, 255, 255, 255), width=20)
+
+
+def png_bytes(img: Image.Image, fmt="PNG", **kw) -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def check_mnist_like(x: np.ndarray):
+    assert x.shape == (28, 28) and x.dtype == np.float32
+    assert x.min() >= 0.0 and x.max() == pytest.approx(1.0)
+    rows, cols = np.flatnonzero(x.max(axis=1) > 0), np.flatnonzero(x.max(axis=0) > 0)
+    assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) <= 21  # fits the 20x20 box (+ filter edge)
+    cy, cx = ndimage.center_of_mass(x)
+    assert abs(cy - 14) <= 1.0 and abs(cx - 14) <= 1.0  # centred by centre of mass
+
+
+def test_canvas_drawing_becomes_a_centred_20px_digit():
+    x = pp.from_canvas(canvas_with(seven))
+    check_mnist_like(x)
+    rows = np.flatnonzero(x.max(axis=1) > 0.05)
+    assert rows[-1] - rows[0] + 1 >= 19  # the longer side fills the 20px box
+
+
+def test_position_and_size_on_the_canvas_do_not_matter():
+    a = pp.from_canvas(canvas_with(seven))
+    b = pp.from_canvas(canvas_with(lambda d: seven(d, offset=(60, 30), scale=0.6)))
+    check_mnist_like(b)
+    assert np.abs(a - b).mean() < 0.06
+
+
+def test_aspect_ratio_is_kept():
+    x = pp.from_canvas(canvas_with(one))
+    check_mnist_like(x)
+    cols = np.flatnonzero(x.max(axis=0) > 0.05)
+    rows = np.flatnonzero(x.max(axis=1) > 0.05)
+    assert rows[-1] - rows[0] + 1 >= 19 and cols[-1] - cols[0] + 1 <= 5  # a thin upright stroke
+
+
+def test_transparent_canvas_reads_the_same_as_black():
+    a = pp.from_canvas(canvas_with(seven))
+    b = pp.from_canvas(canvas_with(seven, transparent=True))
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+@pytest.mark.parametrize("drawing", [lambda d: None, lambda d: d.ellipse((100, 100, 112, 112), fill="white")],
+                         ids=["empty", "one-dot"])
+def test_empty_or_near_empty_canvas_says_so(drawing):
+    with pytest.raises(pp.EmptyImageError, match="draw a digit"):
+        pp.from_canvas(canvas_with(drawing))
+
+
+def test_missing_canvas_image_is_empty():
+    with pytest.raises(pp.EmptyImageError):
+        pp.from_canvas(None)
+
+
+def test_bad_canvas_shape_echoes_it():
+    with pytest.raises(ValueError, match=r"Received: shape=\(10, 10\)"):
+        pp.from_canvas(np.zeros((10, 10)))
+
+
+def photo_of_seven(paper=215, ink=40, size=(640, 480), noise=6.0, seed=0) -> Image.Image:
+    """Dark ink on greyish paper with sensor noise, like a phone photo."""
+    img = Image.new("L", size, paper)
+    d = ImageDraw.Draw(img)
+    d.line([(250, 120), (400, 120), (300, 380)], fill=ink, width=18, joint="curve")
+    a = np.asarray(img, np.float32) + np.random.default_rng(seed).normal(0, noise, (size[1], size[0]))
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def test_dark_ink_photo_is_inverted_and_matches_the_drawing():
+    x = pp.from_image_bytes(png_bytes(photo_of_seven().convert("RGB"), "JPEG", quality=85))
+    check_mnist_like(x)
+    assert x[0, 0] == 0.0 and x.mean() < 0.3  # black background, white ink
+    drawn = pp.from_canvas(canvas_with(seven))
+    assert np.corrcoef(x.ravel(), drawn.ravel())[0, 1] > 0.6
+
+
+def test_light_ink_on_dark_is_not_inverted():
+    photo = Image.fromarray(255 - np.asarray(photo_of_seven()))
+    x = pp.from_image_bytes(png_bytes(photo))
+    check_mnist_like(x)
+    assert x[0, 0] == 0.0
+
+
+def test_transparent_png_counts_as_paper():
+    img = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(img).line([(100, 20), (100, 180)], fill=(0, 0, 0, 255), width=14)
+    check_mnist_like(pp.from_image_bytes(png_bytes(img)))
+
+
+def test_mnist_digit_round_trips_nearly_unchanged():
+    from tests.helpers import bundled
+
+    digit = bundled().x_test[0]
+    x = pp.from_image_bytes(png_bytes(Image.fromarray((digit * 255).astype(np.uint8))))
+    assert np.corrcoef(x.ravel(), digit.ravel())[0, 1] > 0.9
+
+
+def test_blank_page_is_empty():
+    with pytest.raises(pp.EmptyImageError, match="blank"):
+        pp.from_image_bytes(png_bytes(Image.new("L", (300, 300), 230)))
+
+
+@pytest.mark.parametrize("data", [b"", b"hello, I am a text file", b"%PDF-1.4 ...", b"GIF89a" + bytes(100)],
+                         ids=["empty", "text", "pdf", "gif"])
+def test_non_images_get_a_clear_message(data):
+    with pytest.raises(pp.NotAnImageError, match="PNG or JPEG"):
+        pp.from_image_bytes(data)
+
+
+def test_truncated_file_is_broken_not_a_crash():
+    data = png_bytes(photo_of_seven(), "JPEG")
+    with pytest.raises(pp.BrokenImageError, match="truncated or corrupt"):
+        pp.from_image_bytes(data[: len(data) // 3])
+    png = png_bytes(photo_of_seven())
+    with pytest.raises(pp.ImageInputError):
+        pp.from_image_bytes(png[: len(png) // 2])
+
+
+def huge_png_header(width, height) -> bytes:
+    """A tiny file declaring an enormous image: the classic decompression bomb."""
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+
+
+def test_decompression_bomb_is_refused_before_decoding():
+    with pytest.raises(pp.ImageTooLargeError, match="pixels"):
+        pp.from_image_bytes(huge_png_header(30000, 30000))
+    with pytest.raises(pp.ImageTooLargeError, match="megapixels"):
+        pp.from_image_bytes(huge_png_header(8000, 6000))
+
+
+def test_file_size_cap():
+    with pytest.raises(pp.ImageTooLargeError, match="MB"):
+        pp.from_image_bytes(b"\x89PNG" + bytes(pp.MAX_BYTES))
+
+
+def test_errors_are_value_errors():
+    assert issubclass(pp.ImageInputError, ValueError)
+    for cls in (pp.EmptyImageError, pp.NotAnImageError, pp.BrokenImageError, pp.ImageTooLargeError):
+        assert issubclass(cls, pp.ImageInputError)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 200), st.integers(0, 200), st.integers(30, 80), st.integers(10, 80), st.integers(4, 25))
+def test_any_visible_stroke_is_fitted_and_centred(x0, y0, w, h, width):
+    def draw(d):
+        d.line([(x0, y0), (x0 + w, y0 + h)], fill="white", width=width)
+    try:
+        x = pp.from_canvas(canvas_with(draw))
+    except pp.EmptyImageError:
+        return  # a very short thin stroke may be below the "something drawn" threshold
+    check_mnist_like(x)
