@@ -157,8 +157,8 @@ def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy
     fit_kwargs = dict(epochs=config.epochs, validation_data=validation, verbose=verbose,
                       callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks])
     if y is None:  # a tf.data stream of (noisy, clean) batches
-        validation_batch = config.batch_size
-        fit_kwargs["validation_data"] = tf.data.Dataset.from_tensor_slices(validation).batch(validation_batch)
+        fit_kwargs["validation_data"] = tf.data.Dataset.from_tensor_slices(validation).batch(config.batch_size)
+        fit_kwargs["shuffle"] = False  # the stream shuffles itself
     else:
         fit_kwargs.update(y=y, batch_size=config.batch_size, shuffle=True)
     start = time.perf_counter()
