@@ -1,0 +1,391 @@
+"""The computations behind the exploration pages: latent playground, interpolation, a map of the
+code space, "is this a digit?", the noise sweep and PNG export.
+
+Images are float32 in [0, 1]: one image is (28, 28) or (28, 28, 1), a batch (N, 28, 28) or
+(N, 28, 28, 1). Codes keep the model's code shape, (N, 32) for the dense presets and
+(N, 7, 7, 32) for the tutorial's conv code; statistics, samples and maps use the flattened code.
+Inputs and outputs are numpy arrays or small frozen dataclasses, so a UI can cache the results
+(`st.cache_data`, with the model passed as an `_underscore` argument) and call the rest per
+interaction: one forward pass of one image costs about a millisecond with `predict_on_batch`.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import metrics
+from .evaluate import EVAL_SEED, noisy_test_sets
+from .models import Autoencoder
+
+BATCH = 500  # images per forward pass when encoding or reconstructing many
+SWEEP_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 ... 1.0, holds 0.2 / 0.5 / 0.8
+UNUSUAL_PERCENTILE = 95.0  # an error above this share of held-out digits' errors is "unusual"
+NOT_A_DIGIT_PERCENTILE = 99.0  # and above this share, "does not look like a digit"
+BLANK_CONTRAST = 0.2  # max - min below this: a blank page (every MNIST digit has about 1.0)
+
+
+def as_images(x: np.ndarray) -> np.ndarray:
+    """One image or a batch as a float32 batch of shape (N, 28, 28, 1)."""
+    arr = np.asarray(x, dtype=np.float32)
+    if arr.shape[-2:] != (28, 28) and arr.shape[-3:] != (28, 28, 1):
+        raise ValueError("Expected images of shape (28, 28) or (N, 28, 28[, 1]). "
+                         f"Received: shape={arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError("Images must hold finite values in [0, 1]. Received: "
+                         f"{int(np.sum(~np.isfinite(arr)))} NaN or inf pixels")
+    return arr.reshape(-1, 28, 28, 1)
+
+
+def _run(net, x: np.ndarray) -> np.ndarray:
+    parts = [np.asarray(net.predict_on_batch(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]
+    return np.concatenate(parts) if parts else np.zeros((0, *net.output.shape[1:]), np.float32)
+
+
+def encode(model: Autoencoder, x: np.ndarray) -> np.ndarray:
+    """Codes of images (N, 28, 28[, 1]) or one image (28, 28): shape (N, *code_shape)."""
+    return _run(model.encoder, as_images(x))
+
+
+def decode(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
+    """Images (N, 28, 28) from codes (N, *code_shape) or one code (*code_shape)."""
+    shape = tuple(model.encoder.output.shape[1:])
+    codes = np.asarray(codes, dtype=np.float32)
+    if codes.shape[-len(shape):] != shape:
+        raise ValueError(f"Expected codes of shape (N, {', '.join(map(str, shape))}) for this "
+                         f"model. Received: shape={codes.shape}")
+    return _run(model.decoder, codes.reshape(-1, *shape)).reshape(-1, 28, 28)
+
+
+def reconstruct(model: Autoencoder, x: np.ndarray) -> np.ndarray:
+    """The model's output (N, 28, 28) for images (N, 28, 28[, 1]) or one image."""
+    return _run(model.autoencoder, as_images(x)).reshape(-1, 28, 28)
+
+
+def model_fn(model: Autoencoder) -> Callable[[np.ndarray], np.ndarray]:
+    """`reconstruct` as a function (N, 28, 28) -> (N, 28, 28), for `noise_sweep`."""
+    return lambda x: reconstruct(model, x)
+
+
+def _flat_codes(codes: np.ndarray) -> np.ndarray:
+    codes = np.asarray(codes, dtype=np.float64)
+    if codes.ndim < 2 or len(codes) < 2:
+        raise ValueError(f"Expected at least 2 codes of shape (N, ...). Received: shape={codes.shape}")
+    return codes.reshape(len(codes), -1)
+
+
+# Latent playground
+
+@dataclass(frozen=True, eq=False)
+class CodeStats:
+    """Per code value statistics of real digits' codes, each of shape (D,): slider ranges."""
+
+    min: np.ndarray
+    max: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+
+
+def code_stats(codes: np.ndarray) -> CodeStats:
+    """Min, max, mean and std of each code value over `codes` (N, *code_shape), flattened to (D,)."""
+    flat = _flat_codes(codes)
+    return CodeStats(*(f(flat, axis=0).astype(np.float32) for f in (np.min, np.max, np.mean, np.std)))
+
+
+def sample_code(codes: np.ndarray, seed: int | np.random.Generator | None = None,
+                n: int = 1) -> np.ndarray:
+    """Random codes like real digits' codes: a Gaussian with their mean and covariance.
+
+    Drawn as mean + z @ (codes - mean) / sqrt(N - 1) with z ~ N(0, I_N), which has exactly the
+    codes' covariance without factorising it (so spatial codes work too), then clipped to each
+    value's observed range (a relu code stays >= 0 and every value within its slider).
+
+    Args:
+        codes: real digits' codes, (N, *code_shape), N >= 2.
+        seed: an int or a Generator; the same seed gives the same codes.
+        n: how many codes.
+
+    Returns:
+        (n, *code_shape) float32.
+    """
+    if not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer. Received: n={n!r}")
+    flat = _flat_codes(codes)
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    mean = flat.mean(axis=0)
+    z = rng.standard_normal((n, len(flat)))
+    sample = mean + z @ (flat - mean) / np.sqrt(len(flat) - 1)
+    sample = np.clip(sample, flat.min(axis=0), flat.max(axis=0))
+    return sample.astype(np.float32).reshape(n, *np.shape(codes)[1:])
+
+
+# Interpolation
+
+def _weights(steps: int) -> np.ndarray:
+    if not isinstance(steps, (int, np.integer)) or not 2 <= steps <= 256:
+        raise ValueError(f"steps must be an integer from 2 to 256. Received: steps={steps!r}")
+    return np.linspace(0.0, 1.0, int(steps), dtype=np.float32)
+
+
+def _one(x: np.ndarray, name: str) -> np.ndarray:
+    images = as_images(x)
+    if len(images) != 1:
+        raise ValueError(f"{name} must be one image (28, 28). Received: shape={np.shape(x)}")
+    return images
+
+
+def interpolate(model: Autoencoder, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
+    """Decoded images along the straight line from the code of `a` to the code of `b`.
+
+    Args:
+        model: the autoencoder.
+        a, b: one image each, (28, 28) or (28, 28, 1).
+        steps: images on the path, both ends included (2 to 256).
+
+    Returns:
+        (steps, 28, 28); the first is the reconstruction of `a`, the last that of `b`.
+    """
+    t = _weights(steps)
+    code_a, code_b = encode(model, _one(a, "a")), encode(model, _one(b, "b"))
+    t = t.reshape(-1, *([1] * (code_a.ndim - 1)))
+    return decode(model, (1 - t) * code_a + t * code_b)
+
+
+def crossfade(a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
+    """The plain pixel blend (1 - t) a + t b for `steps` values of t from 0 to 1: (steps, 28, 28)."""
+    t = _weights(steps).reshape(-1, 1, 1, 1)
+    return ((1 - t) * _one(a, "a") + t * _one(b, "b")).reshape(-1, 28, 28)
+
+
+# A map of the code space
+
+@dataclass(frozen=True, eq=False)
+class CodeMap:
+    """Reference codes placed in 2-D; `transform` places new codes on the same map."""
+
+    method: str  # "pca" or "tsne"
+    points: np.ndarray  # (N, 2) float32: where each reference code lands
+    codes: np.ndarray  # (N, D) float32: the reference codes, flattened
+    mean: np.ndarray | None = None  # (D,) PCA only
+    components: np.ndarray | None = None  # (2, D) PCA only
+    explained: tuple[float, float] | None = None  # PCA: variance share of each axis
+    neighbours: int = 5  # t-SNE: how many nearest reference codes place a new one
+
+    def transform(self, codes: np.ndarray) -> np.ndarray:
+        """Map positions (M, 2) of codes (M, *code_shape) or one code.
+
+        PCA projects exactly. t-SNE has no mapping for new points, so a new code goes to the
+        inverse-distance weighted mean of its `neighbours` nearest reference codes' positions
+        (a reference code lands on its own point).
+        """
+        flat = np.asarray(codes, dtype=np.float32).reshape(-1, self.codes.shape[1])
+        if self.method == "pca":
+            return ((flat - self.mean) @ self.components.T).astype(np.float32)
+        idx, dist = _nearest(self.codes, flat, self.neighbours)
+        w = 1.0 / np.maximum(dist, 1e-12)
+        w /= w.sum(axis=1, keepdims=True)
+        return np.einsum("mk,mkj->mj", w, self.points[idx]).astype(np.float32)
+
+
+def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0,
+                  perplexity: float = 30.0) -> CodeMap:
+    """Place codes (N, *code_shape) in 2-D; the same codes give the same map.
+
+    Args:
+        codes: the held-out digits' codes.
+        method: "pca" (milliseconds; signs fixed so the largest loading of each axis is
+            positive) or "tsne" (scikit-learn, tens of seconds for 2,000 codes: compute once
+            and cache).
+        seed: t-SNE's random state.
+        perplexity: t-SNE's perplexity (lowered to (N - 1) / 3 for few codes).
+
+    Returns:
+        A `CodeMap`; `.points` is (N, 2).
+    """
+    if method not in ("pca", "tsne"):
+        raise ValueError(f"method must be 'pca' or 'tsne'. Received: method={method!r}")
+    flat = _flat_codes(codes).astype(np.float32)
+    mean = flat.mean(axis=0)
+    _, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
+    vt = vt[:2] * np.sign(vt[:2, np.argmax(np.abs(vt[:2]), axis=1)].diagonal())[:, None]
+    if method == "pca":
+        share = s[:2] ** 2 / max(float((s**2).sum()), 1e-12)
+        return CodeMap("pca", ((flat - mean) @ vt.T).astype(np.float32), flat, mean, vt,
+                       (float(share[0]), float(share[1])))
+    from sklearn.manifold import TSNE  # imported here: only t-SNE needs scikit-learn
+    from threadpoolctl import threadpool_limits
+
+    tsne = TSNE(n_components=2, perplexity=min(perplexity, (len(flat) - 1) / 3), init="pca",
+                random_state=seed, n_jobs=1)
+    with threadpool_limits(1):  # one thread: same result everywhere, and 10x faster on a busy CPU
+        points = tsne.fit_transform(flat)
+    return CodeMap("tsne", points.astype(np.float32), flat)
+
+
+def _nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    reference, queries = np.asarray(reference, np.float64), np.asarray(queries, np.float64)
+    d2 = ((queries**2).sum(1)[:, None] - 2 * queries @ reference.T + (reference**2).sum(1)[None])
+    idx = np.argsort(d2, axis=1, kind="stable")[:, :k]
+    return idx, np.sqrt(np.maximum(np.take_along_axis(d2, idx, axis=1), 0.0))
+
+
+def nearest_digits(codes: np.ndarray, code: np.ndarray, k: int = 5) -> tuple[np.ndarray, np.ndarray]:
+    """The `k` codes among `codes` (N, *code_shape) nearest to `code` (*code_shape), Euclidean.
+
+    Returns:
+        (indices (k,), distances (k,)), nearest first. A code that is in `codes` finds itself
+        first, at distance 0.
+    """
+    flat = _flat_codes(codes)
+    if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(flat):
+        raise ValueError(f"k must be an integer from 1 to {len(flat)}. Received: k={k!r}")
+    query = np.asarray(code, dtype=np.float64).reshape(1, -1)
+    if query.shape[1] != flat.shape[1]:
+        raise ValueError(f"Expected one code of {flat.shape[1]} values. Received: shape={np.shape(code)}")
+    idx, dist = _nearest(flat, query, int(k))
+    return idx[0], dist[0]
+
+
+# "Is this a digit?"
+
+@dataclass(frozen=True)
+class DigitCheck:
+    """How an input's reconstruction error compares with the held-out digits' errors."""
+
+    error: float  # per-pixel binary cross-entropy between the input and its reconstruction
+    percentile: float  # share (0-100) of held-out digits reconstructed better
+    verdict: str  # "digit", "unusual", "not a digit" or (`check_image` only) "blank"
+    sentence: str  # one plain sentence for people
+
+
+def reconstruction_errors(model: Autoencoder, x: np.ndarray) -> np.ndarray:
+    """The anomaly score: each image's BCE against its own reconstruction, shape (N,).
+
+    BCE (the models' training loss) separated digits from non-digits best of the measures
+    tried (MSE, MAE, 1 - SSIM, relative MSE, code-space distance): see benchmarks/anomaly.py.
+    """
+    images = as_images(x)
+    return metrics.bce(images, _run(model.autoencoder, images))
+
+
+def digit_check(error: float, reference: np.ndarray) -> DigitCheck:
+    """Judge one error against `reference`, the errors (N,) of held-out digits (any order)."""
+    ref = np.sort(np.asarray(reference, dtype=np.float64).ravel())
+    if len(ref) == 0 or not np.isfinite(error):
+        raise ValueError(f"Need a finite error and a non-empty reference. Received: "
+                         f"error={error}, {len(ref)} reference errors")
+    below = np.searchsorted(ref, error, "left") + np.searchsorted(ref, error, "right")
+    pct = 50.0 * below / len(ref)
+    than = ("every held-out digit" if error > ref[-1]
+            else f"{np.floor(pct * 10) / 10:.1f}% of held-out digits")
+    if pct > NOT_A_DIGIT_PERCENTILE:
+        verdict, sentence = "not a digit", ("Does not look like a digit: the model reconstructs "
+                                            f"it worse than {than}.")
+    elif pct > UNUSUAL_PERCENTILE:
+        verdict, sentence = "unusual", f"Unusual for a digit: reconstructed worse than {than}."
+    else:
+        verdict, sentence = "digit", (f"Looks like a digit: reconstructed as well as real digits "
+                                      f"(worse than {pct:.0f}% of them).")
+    return DigitCheck(float(error), float(pct), verdict, sentence)
+
+
+def check_image(model: Autoencoder, image: np.ndarray, reference: np.ndarray) -> DigitCheck:
+    """`digit_check` of one image (28, 28[, 1]) through `model`, after a blank-page rule.
+
+    A page of one grey level (contrast below `BLANK_CONTRAST`) is called "blank" whatever its
+    error: an autoencoder reconstructs an empty page easily, so the error alone can miss it.
+    """
+    x = _one(image, "image")
+    error = float(reconstruction_errors(model, x)[0])
+    if float(x.max() - x.min()) < BLANK_CONTRAST:
+        return DigitCheck(error, digit_check(error, reference).percentile, "blank",
+                          "Does not look like a digit: the page is blank.")
+    return digit_check(error, reference)
+
+
+# Noise sweep
+
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """Mean PSNR (dB) and SSIM against the clean digits, per noise level, per model or baseline."""
+
+    levels: tuple[float, ...]
+    psnr: dict[str, np.ndarray]  # name -> (L,)
+    ssim: dict[str, np.ndarray]  # name -> (L,)
+    n_images: int
+    seed: int
+
+    def records(self) -> list[dict]:
+        """Long format for a chart: one {"name", "level", "psnr", "ssim"} per name and level."""
+        return [{"name": name, "level": lv, "psnr": float(self.psnr[name][i]),
+                 "ssim": float(self.ssim[name][i])}
+                for name in self.psnr for i, lv in enumerate(self.levels)]
+
+    @classmethod
+    def from_evaluation(cls, result: dict) -> "Sweep":
+        """The points of `python -m ae_core evaluate` (`evaluate_all` or evaluation.json)."""
+        levels = tuple(float(lv) for lv in result["noise_levels"])
+        get = lambda row, m: np.array([row[f"{m}@{lv}"] for lv in result["noise_levels"]])  # noqa: E731
+        return cls(levels, {n: get(r, "psnr") for n, r in result["rows"].items()},
+                   {n: get(r, "ssim") for n, r in result["rows"].items()},
+                   int(result["data"]["n_test"]), int(result["noise_seed"]))
+
+
+def spread_subset(n_total: int, n: int) -> np.ndarray:
+    """`n` evenly spaced indices of `n_total` (the bundled splits are sorted by class)."""
+    return np.unique(np.linspace(0, n_total - 1, min(n, n_total)).round().astype(int))
+
+
+def noise_sweep(fn_by_name: dict[str, Callable[[np.ndarray], np.ndarray]], x_clean: np.ndarray,
+                levels=SWEEP_LEVELS, seed: int = EVAL_SEED,
+                subset: int | np.ndarray | None = None) -> Sweep:
+    """PSNR and SSIM of each reconstruction function at each Gaussian noise level.
+
+    The noise is `evaluate.noisy_test_sets(x_clean, ..., seed)`, drawn over all of `x_clean`
+    before `subset` picks rows, so each image gets the noise it gets in
+    `python -m ae_core evaluate`; without a subset the figures at 0.2 / 0.5 / 0.8 are the
+    evaluation command's.
+
+    Args:
+        fn_by_name: name -> function (N, 28, 28) -> (N, 28, 28) (`model_fn`,
+            `baselines.all_baselines`, `evaluate.model_fn`).
+        x_clean: held-out digits (N, 28, 28).
+        levels: noise levels in [0, 1].
+        seed: the evaluation seed.
+        subset: None (every image), a number of evenly spaced images, or indices.
+
+    Returns:
+        A `Sweep` of arrays (len(levels),) per name.
+    """
+    x = as_images(x_clean).reshape(-1, 28, 28)
+    idx = (np.arange(len(x)) if subset is None else spread_subset(len(x), int(subset))
+           if np.isscalar(subset) else np.asarray(subset, dtype=int))
+    levels = tuple(float(lv) for lv in levels)
+    psnr = {name: np.zeros(len(levels)) for name in fn_by_name}
+    ssim = {name: np.zeros(len(levels)) for name in fn_by_name}
+    for i, level in enumerate(levels):
+        noisy = noisy_test_sets(x, (level,), seed)[level][idx]
+        for name, fn in fn_by_name.items():
+            rec = fn(noisy)
+            psnr[name][i] = metrics.psnr(x[idx], rec).mean()
+            ssim[name][i] = metrics.ssim(x[idx], rec).mean()
+    return Sweep(levels, psnr, ssim, len(idx), seed)
+
+
+# Export
+
+def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
+    """A grayscale PNG of one image (28, 28[, 1]) in [0, 1], enlarged `scale` times (nearest)."""
+    from PIL import Image
+
+    if not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
+        raise ValueError(f"scale must be an integer from 1 to 64. Received: scale={scale!r}")
+    pixels = np.round(np.clip(_one(image, "image")[0, :, :, 0], 0, 1) * 255).astype(np.uint8)
+    img = Image.fromarray(pixels)  # uint8 (28, 28): mode "L"
+    if scale > 1:
+        img = img.resize((28 * scale, 28 * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
