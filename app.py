@@ -1,0 +1,83 @@
+"""Autoencoder lab: draw or pick a digit, add noise, watch autoencoders encode and rebuild it.
+
+Run: `streamlit run app.py`. Settings come from the environment (see lab/settings.py):
+AE_PRETRAINED_DIR, AE_MODELS_DIR, AE_ALLOW_TRAINING, AE_MAX_EPOCHS, AE_MAX_BATCH_SIZE,
+AE_TRAIN_DIGITS.
+"""
+import logging
+import os
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from lab import preload  # noqa: E402
+
+preload.start()  # TensorFlow loads in the background while the page draws its inputs
+
+import streamlit as st  # noqa: E402
+
+from lab import inputs_view, models_view, style, training_view  # noqa: E402
+from lab.settings import Settings  # noqa: E402
+
+ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
+OOPS = "Something went wrong on our side"
+log = logging.getLogger("autoencoder_lab")
+
+st.set_page_config(page_title="Autoencoder lab", page_icon=str(ICON), layout="wide")
+style.apply()
+settings = Settings.from_env()
+
+
+def oops(where: str, exc: Exception) -> None:
+    """Unexpected errors: logged with their traceback on the server, one calm line on the page."""
+    log.exception("unexpected error in %s", where)
+    st.error(f"{OOPS} while {where} ({type(exc).__name__}). The rest of the page still works; "
+             "try again, or reload the page.", icon=":material/build:")
+
+
+st.title("Autoencoder lab")
+st.markdown(
+    "An **autoencoder** squeezes a 28×28 digit (784 numbers) through a small **code**, 32 numbers "
+    "for the dense model, and rebuilds the digit from that code alone. Trained on noisy digits "
+    "against clean ones, it learns to **remove noise**. Draw a digit or pick one, add noise, and "
+    "follow each model from left to right: clean → noisy → code → reconstruction.")
+for problem in settings.problems:
+    st.warning(problem)
+
+
+@st.fragment
+def lab() -> None:
+    """Inputs, noise and every chosen model: interacting here reruns only this part."""
+    left, right = st.columns([0.32, 0.68], gap="medium")
+    with left:
+        try:
+            digit = inputs_view.input_ui()
+        except Exception as exc:  # noqa: BLE001
+            oops("reading the input", exc)
+            digit = None
+        noise = inputs_view.noise_ui()
+    with right:
+        try:
+            labels, missing = models_view.catalog(settings)
+            keys = models_view.chooser(labels)
+            with st.spinner("Loading models…"):
+                models, failures = models_view.load(settings, keys)
+            models_view.problems_ui(settings, missing, failures)
+            if digit is None:
+                st.info("The models run as soon as there is a readable digit: try another file, or "
+                        "switch to Draw or Test digit.", icon=":material/arrow_back:")
+            else:
+                models_view.results_ui(digit, noise, models)
+        except Exception as exc:  # noqa: BLE001
+            oops("running the models", exc)
+
+
+try:
+    training_view.collect_finished()
+except Exception as exc:  # noqa: BLE001
+    oops("collecting a finished training run", exc)
+lab()
+try:
+    training_view.sidebar_ui(settings)
+except Exception as exc:  # noqa: BLE001
+    oops("drawing the training sidebar", exc)

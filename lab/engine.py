@@ -1,0 +1,168 @@
+"""What one interaction computes: noise, every shown model's code and reconstruction, metrics.
+
+No Streamlit here: the app caches these objects, the latency benchmark calls them directly.
+Keras is imported lazily so the page can draw its inputs before TensorFlow has loaded.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ae_core import metrics, noise
+
+CODE_RANGE_DIGITS = 128  # test digits used to fix each model's code colour range
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for interactive use: one call returns its code and its reconstruction."""
+
+    key: str  # "pretrained:dense_seed", "saved:dense_seed-v1", "session:1"
+    name: str
+    title: str  # what people read
+    kind: str  # "pretrained", "saved" or "session"
+    preset: str | None
+    code_shape: tuple[int, ...]
+    probe: object  # keras.Model: (B, 28, 28, 1) -> [code, reconstruction]
+    code_range: tuple[float, float]  # colour range of code values, from clean test digits
+    summary_range: tuple[float, float]  # colour range of the code panel (a spatial code's channel mean)
+    manifest: dict = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def spatial(self) -> bool:
+        return len(self.code_shape) == 3
+
+    @property
+    def code_size(self) -> int:
+        return int(np.prod(self.code_shape))
+
+    def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(1, 28, 28) -> (code (1, *code_shape), reconstruction (1, 28, 28))."""
+        code, recon = self.probe.predict_on_batch(np.asarray(x, np.float32).reshape(-1, 28, 28, 1))
+        return np.asarray(code), np.asarray(recon).reshape(-1, 28, 28)
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """A model that could not be loaded: which file, what is wrong, which preset would rebuild it."""
+
+    key: str
+    name: str
+    path: str
+    message: str
+    preset: str | None = None
+
+
+def prepare(autoencoder, *, key: str, name: str, title: str, kind: str, preset: str | None,
+            sample: np.ndarray, manifest: dict | None = None, path: Path | None = None) -> LoadedModel:
+    """Wrap an `ae_core.models.Autoencoder` for interactive use and warm it up.
+
+    The probe shares the encoder and decoder weights and returns both outputs in one call;
+    warming up traces `predict_on_batch` for a batch of one, so the first interaction is fast.
+    `sample` (N, 28, 28) clean digits fix the code's colour range.
+    """
+    import keras
+
+    inputs = keras.Input(shape=(28, 28, 1), name="image")
+    code = autoencoder.encoder(inputs)
+    probe = keras.Model(inputs, [code, autoencoder.decoder(code)], name=f"probe_{name}")
+    probe.predict_on_batch(np.zeros((1, 28, 28, 1), np.float32))
+    clean = np.asarray(sample[:CODE_RANGE_DIGITS], np.float32).reshape(-1, 28, 28)
+    # Clean digits and the same digits at noise 0.5 and 1: the range covers what the slider shows.
+    inputs = np.concatenate([clean, noise.gaussian(clean, 0.5, seed=1), noise.gaussian(clean, 1.0, seed=2)])
+    codes = np.asarray(autoencoder.encoder(inputs.reshape(-1, 28, 28, 1), training=False))
+    summary = codes.mean(axis=-1) if codes.ndim == 4 else codes
+    return LoadedModel(key, name, title, kind, preset, tuple(int(d) for d in codes.shape[1:]), probe,
+                       colour_range(codes), colour_range(summary), manifest or {}, path)
+
+
+def colour_range(values: np.ndarray) -> tuple[float, float]:
+    """(low, high) for the grey scale: 0 to a high percentile for non-negative codes (black is
+    0), symmetric around 0 for signed ones (mid-grey is 0)."""
+    lo, hi = float(np.percentile(values, 1)), float(np.percentile(values, 99.5))
+    if lo >= 0 or -lo < 0.05 * hi:
+        lo = 0.0
+    else:
+        hi = max(hi, -lo)
+        lo = -hi
+    return (lo, hi if hi > lo else lo + 1.0)
+
+
+def load_stored(folder: Path, name: str, kind: str, sample: np.ndarray) -> LoadedModel | LoadFailure:
+    """Load `folder/NAME.json` with `ae_core.store` and prepare it; failures become `LoadFailure`."""
+    from ae_core import store
+    from ae_core.presets import PRESETS
+
+    key = f"{kind}:{name}"
+    try:
+        stored = store.load(folder, name)
+    except store.ModelFileError as exc:
+        preset = name if name in PRESETS else _preset_of(folder / f"{name}.json")
+        return LoadFailure(key, name, exc.path, str(exc), preset)
+    except ValueError as exc:  # a bad name
+        return LoadFailure(key, name, str(folder / f"{name}.json"), str(exc))
+    preset = stored.manifest.get("preset")
+    title = PRESETS[name].title if kind == "pretrained" and name in PRESETS else name
+    return prepare(stored.model, key=key, name=name, title=title, kind=kind, preset=preset,
+                   sample=sample, manifest=stored.manifest, path=stored.path)
+
+
+def _preset_of(manifest_path: Path) -> str | None:
+    try:
+        return json.loads(manifest_path.read_text()).get("preset")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def file_stamp(folder: Path, name: str) -> tuple:
+    """Changes whenever the manifest or the model file it names changes (cache key)."""
+    manifest = Path(folder) / f"{name}.json"
+    stamp: list = [str(Path(folder).resolve()), name]
+    try:
+        st = manifest.stat()
+        stamp += [st.st_mtime_ns, st.st_size]
+        model_file = json.loads(manifest.read_text()).get("model_file")
+        mst = (Path(folder) / Path(str(model_file)).name).stat()
+        stamp += [mst.st_mtime_ns, mst.st_size]
+    except (OSError, ValueError, AttributeError):
+        stamp.append("unreadable")
+    return tuple(stamp)
+
+
+@dataclass
+class ModelOutput:
+    model: LoadedModel
+    code: np.ndarray  # (*code_shape)
+    recon: np.ndarray  # (28, 28)
+    metrics: dict[str, float]  # bce, mse, psnr, ssim against the clean digit
+
+
+@dataclass
+class Interaction:
+    clean: np.ndarray  # (28, 28)
+    noisy: np.ndarray  # (28, 28), what every model receives
+    noisy_metrics: dict[str, float]  # the noisy input itself against the clean digit
+    outputs: list[ModelOutput]
+
+
+def corrupt(clean: np.ndarray, level: float, seed: int, kind: str) -> np.ndarray:
+    """The noisy input: `ae_core.noise` with an explicit seed (same seed, same picture)."""
+    return noise.add_noise(np.asarray(clean, np.float32).reshape(1, 28, 28), level, seed, kind)[0]
+
+
+def interact(clean: np.ndarray, models: list[LoadedModel], level: float, seed: int,
+             kind: str) -> Interaction:
+    """Noise the clean digit once and run every model on it; metrics for all in one batch."""
+    clean = np.asarray(clean, np.float32).reshape(28, 28)
+    noisy = corrupt(clean, level, seed, kind)
+    results = [m.run(noisy[None]) for m in models]
+    recons = np.stack([noisy] + [r[0] for _, r in results])  # row 0: the noisy input itself
+    scores = metrics.all_metrics(np.broadcast_to(clean, recons.shape), recons)
+    rows = [{k: float(v[i]) for k, v in scores.items()} for i in range(len(recons))]
+    outputs = [ModelOutput(m, code[0], recon[0], rows[i + 1])
+               for i, (m, (code, recon)) in enumerate(zip(models, results))]
+    return Interaction(clean, noisy, rows[0], outputs)

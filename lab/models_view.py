@@ -1,0 +1,147 @@
+"""The results column: choose models, see each one's code and reconstruction, or what is broken."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from . import engine, figures, resources, training_view
+from .inputs_view import Digit, NoiseChoice
+from .settings import Settings
+
+DEFAULT_MODELS = ("pretrained:dense_seed", "pretrained:conv_seed")
+ROW_HEIGHT = 168
+
+
+def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
+    """({key: label} of every model that can be chosen, [presets missing from pretrained/])."""
+    from ae_core import store
+    from ae_core.presets import PRESETS
+
+    present = store.list_models(settings.pretrained_dir)
+    ordered = [n for n in PRESETS if n in present] + [n for n in present if n not in PRESETS]
+    labels = {f"pretrained:{n}": PRESETS[n].title if n in PRESETS else n for n in ordered}
+    for n in store.list_models(settings.models_dir):
+        labels[f"saved:{n}"] = f"{n} (saved)"
+    for key, m in training_view.session_models().items():
+        labels[key] = m.loaded.title
+    missing = [n for n in PRESETS if n not in present]
+    return labels, missing
+
+
+def chooser(labels: dict[str, str]) -> list[str]:
+    options = list(labels)
+    if "models" in st.session_state:  # drop models that went away (discarded, deleted)
+        st.session_state["models"] = [k for k in st.session_state["models"] if k in labels]
+    else:
+        st.session_state["models"] = [k for k in DEFAULT_MODELS if k in labels] or options[:2]
+    return st.multiselect("Models to show", options, key="models", format_func=labels.get,
+                          placeholder="Choose one or more models",
+                          help="The tutorial's two models, the improved presets and any saved or "
+                               "retrained versions.")
+
+
+def load(settings: Settings, keys: list[str]) -> tuple[list[engine.LoadedModel], list[engine.LoadFailure]]:
+    session = training_view.session_models()
+    folders = {"pretrained": settings.pretrained_dir, "saved": settings.models_dir}
+    models, failures = [], []
+    for key in keys:
+        kind, _, name = key.partition(":")
+        if kind == "session":
+            if key in session:
+                models.append(session[key].loaded)
+            continue
+        result = resources.model(folders[kind], name, kind)
+        (models if isinstance(result, engine.LoadedModel) else failures).append(result)
+    return models, failures
+
+
+def _quick_train_button(settings: Settings, preset: str | None, slot) -> None:
+    if preset is None or not settings.allow_training:
+        return
+    from ae_core.presets import PRESETS
+
+    if preset not in PRESETS:
+        return
+    epochs = training_view.quick_config(preset).epochs
+    if slot.button(f"Quick-train {preset} ({epochs} epochs)", icon=":material/bolt:", key=f"quick_{preset}",
+                   help="A short run on part of the bundled digits; it appears here when done and "
+                        "you can save it from the sidebar."):
+        if training_view.start(settings, preset, training_view.quick_config(preset), quick=True):
+            st.rerun(scope="app")
+
+
+def problems_ui(settings: Settings, missing: list[str], failures: list[engine.LoadFailure]) -> None:
+    """Say which model files are missing or broken and offer a quick training run."""
+    if missing:
+        folder = settings.pretrained_dir
+        files = ", ".join(f"`{Path(folder) / (n + '.json')}`" for n in missing)
+        where = "is missing" if not Path(folder).is_dir() else "does not have every shipped model"
+        box = st.warning(f"The pretrained folder `{folder}` {where}. Missing: {files}. "
+                         + ("Restore it (`git checkout -- pretrained/`), train it with "
+                            "`python -m ae_core train PRESET`, or train a quick version here:"
+                            if settings.allow_training else
+                            "Restore it (`git checkout -- pretrained/`) or train it with "
+                            "`python -m ae_core train PRESET`."), icon=":material/folder_off:")
+        del box
+        cols = st.columns(min(len(missing), 2))
+        for i, preset in enumerate(missing):
+            _quick_train_button(settings, preset, cols[i % len(cols)])
+    for f in failures:
+        st.error(f"**{f.name}** cannot be used. {f.message}", icon=":material/error:")
+        _quick_train_button(settings, f.preset, st)
+
+
+def _metrics_line(m: dict[str, float]) -> str:
+    return (f"BCE {m['bce']:.3f} · MSE {m['mse']:.4f} · PSNR {m['psnr']:.1f} dB · "
+            f"SSIM {m['ssim']:.2f}")
+
+
+def _code_title(model: engine.LoadedModel) -> str:
+    shape = "×".join(str(d) for d in model.code_shape)
+    if model.spatial:
+        return f"Code {shape}: channel mean"
+    if model.code_size == 32:
+        return "Code: 32 values, 8×4"
+    return f"Code: {model.code_size} values"
+
+
+def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel]) -> None:
+    result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind)
+    clean = figures.image_panel(result.clean, "Clean 28×28")
+    noisy = figures.image_panel(result.noisy, "Noisy input")
+    st.caption(f"Input: {digit.caption}. Noisy input vs clean: {_metrics_line(result.noisy_metrics)}.")
+    if not models:
+        st.plotly_chart(figures.panels_figure([clean, noisy], ROW_HEIGHT, widths=[1, 1]), key="row_input",
+                        config=figures.CONFIG, theme=None)
+        return
+    show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
+    for out in result.outputs:
+        model = out.model
+        st.markdown(f"<div class='row-title'><b>{model.title}</b><span>{_metrics_line(out.metrics)}</span></div>",
+                    unsafe_allow_html=True)
+        code = figures.code_panel(out.code, model.summary_range, _code_title(model))
+        recon = figures.image_panel(out.recon, "Reconstruction")
+        st.plotly_chart(figures.panels_figure([clean, noisy, code, recon], ROW_HEIGHT), key=f"row_{model.key}",
+                        config=figures.CONFIG, theme=None)
+        if show_channels and model.spatial:
+            st.plotly_chart(figures.channels_figure(out.code, model.code_range,
+                                                    f"All {model.code_shape[-1]} channels of the code"),
+                            key=f"channels_{model.key}", config=figures.CONFIG, theme=None)
+    if any(m.spatial for m in models):
+        st.toggle("Show every channel of the 7×7 codes", key="show_channels",
+                  help="A spatial code keeps a small map per channel; the row shows their mean.")
+    with st.expander("About these models"):
+        st.markdown(models_table(models))
+
+
+def models_table(models: list[engine.LoadedModel]) -> str:
+    lines = ["| model | kind | code | parameters | val BCE | PSNR @0.5 | epochs |", "|---|---|---|---|---|---|---|"]
+    for m in models:
+        metrics = m.manifest.get("metrics", {})
+        bce = f"{metrics['val_bce']:.4f}" if "val_bce" in metrics else "–"
+        psnr = f"{metrics['psnr@0.5']:.1f} dB" if "psnr@0.5" in metrics else "–"
+        epochs = m.manifest.get("epochs_run") or (m.manifest.get("train_config") or {}).get("epochs", "–")
+        shape = "×".join(str(d) for d in m.code_shape)
+        lines.append(f"| {m.title} | {m.kind} | {shape} | {m.probe.count_params():,} | {bce} | {psnr} | {epochs} |")
+    return "\n".join(lines)

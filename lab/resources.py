@@ -1,0 +1,47 @@
+"""Everything loaded once per server: digits, models, the training job manager."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from . import engine
+from .jobs import JobManager
+
+
+@st.cache_resource(show_spinner=False)
+def dataset():
+    """The bundled digits (read only, shared; training slices it)."""
+    from ae_core.data import load_bundled
+
+    return load_bundled()
+
+
+@st.cache_data(show_spinner=False)
+def test_labels() -> np.ndarray:
+    """Labels of the held-out split (the one the evaluation uses)."""
+    return dataset().y_test.copy()
+
+
+@st.cache_data(show_spinner=False, max_entries=256)
+def test_digit(index: int) -> tuple[np.ndarray, int]:
+    """One held-out digit (28, 28) and its label."""
+    d = dataset()
+    return d.x_test[index].copy(), int(d.y_test[index])
+
+
+@st.cache_resource(show_spinner=False, max_entries=32)
+def _load(folder: str, name: str, kind: str, stamp: tuple):
+    del stamp  # part of the cache key only: a changed file is loaded again
+    return engine.load_stored(Path(folder), name, kind, dataset().x_test)
+
+
+def model(folder: Path, name: str, kind: str) -> engine.LoadedModel | engine.LoadFailure:
+    """A stored model, loaded and warmed up once per version of its files (failures cached too)."""
+    return _load(str(folder), name, kind, engine.file_stamp(folder, name))
+
+
+@st.cache_resource(show_spinner=False)
+def job_manager() -> JobManager:
+    return JobManager()

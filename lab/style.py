@@ -1,0 +1,16 @@
+"""A little CSS on top of the theme in .streamlit/config.toml: compact rows, no wasted top space."""
+import streamlit as st
+
+CSS = """
+<style>
+.block-container {padding: 1.6rem 1.6rem 1rem 1.6rem; max-width: 1400px;}
+.row-title {display: flex; justify-content: space-between; align-items: baseline; gap: 0.8rem;
+            flex-wrap: wrap; margin: 0.1rem 0 -0.6rem 0; font-size: 0.95rem;}
+.row-title span {color: #5b6070; font-size: 0.85rem; font-variant-numeric: tabular-nums;}
+[data-testid="stSidebar"] h2 {font-size: 1.25rem;}
+</style>
+"""
+
+
+def apply() -> None:
+    st.html(CSS)
