@@ -21,7 +21,7 @@ BOX = 20  # the digit's longest side after fitting
 INK_LEVEL = 0.2  # a pixel brighter than this (0..1) counts as ink
 MIN_INK_FRACTION = 0.005  # less ink than this share of the canvas reads as "nothing drawn"
 MIN_INK_FRACTION_PHOTO = 0.0005  # photos: a digit may be small on the page
-MAX_BYTES = 8 * 1024 * 1024  # uploaded files larger than this are refused before decoding
+MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (config.toml: maxUploadSize = 8)
 MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
