@@ -40,6 +40,7 @@ class ConvSpec:
     convs_per_level: int = 1  # 3x3 convolutions per level on each side
     batch_norm: bool = False  # BatchNormalization after each convolution
     code_size: int | None = None  # None: spatial code; int: a dense code of that size
+    refine_convs: int = 0  # extra 3x3 convolutions at full 28x28 resolution before the output
     type: str = "conv"
 
 
@@ -115,6 +116,8 @@ def build_conv(spec: ConvSpec) -> Autoencoder:
         for _ in range(spec.convs_per_level):
             x = _conv(x, filters, spec)
         x = layers.UpSampling2D((2, 2))(x)
+    for _ in range(spec.refine_convs):
+        x = _conv(x, spec.filters[0], spec)
     outputs = layers.Conv2D(1, (3, 3), activation="sigmoid", padding="same")(x)
     decoder = keras.Model(code_in, outputs, name="decoder")
     return _join(encoder, decoder, spec.name)

@@ -17,6 +17,7 @@ from .models import Autoencoder, Spec, build
 MAX_EPOCHS = 500
 OPTIMIZERS = ("adam", "adadelta")
 LOSSES = ("binary_crossentropy", "mse")
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class TrainConfig:
     batch_size: int = 128
     optimizer: str = "adam"  # "adam", or "adadelta" (the tutorial's; learning rate 1.0 by default)
     learning_rate: float | None = None  # None: 1e-3 for Adam, 1.0 for Adadelta
+    schedule: str = "constant"  # or "cosine": decay the learning rate to 0 over the run
     loss: str = "binary_crossentropy"  # or "mse"
     noise_factor: float = 0.0  # Gaussian noise on the inputs, fixed once as in the tutorial
     noise_max: float | None = None  # if set: fresh noise each batch, level ~ U(0, noise_max) per image
@@ -39,6 +41,8 @@ class TrainConfig:
             raise ValueError(f"batch_size must be a positive integer. Received: batch_size={self.batch_size!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be one of {SCHEDULES}. Received: schedule={self.schedule!r}")
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}. Received: loss={self.loss!r}")
         lr = self.learning_rate
@@ -90,10 +94,13 @@ class StopOnEvent(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+def make_optimizer(config: TrainConfig, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
+    lr = config.lr
+    if config.schedule == "cosine":
+        lr = keras.optimizers.schedules.CosineDecay(lr, decay_steps=config.epochs * steps_per_epoch)
     if config.optimizer == "adadelta":
-        return keras.optimizers.Adadelta(learning_rate=config.lr)
-    return keras.optimizers.Adam(learning_rate=config.lr)
+        return keras.optimizers.Adadelta(learning_rate=lr)
+    return keras.optimizers.Adam(learning_rate=lr)
 
 
 def _images(x: np.ndarray) -> np.ndarray:
@@ -152,7 +159,8 @@ def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy
     strategy = strategy or tf.distribute.get_strategy()
     with strategy.scope():
         model = initial if initial is not None else build(spec)
-        model.autoencoder.compile(optimizer=make_optimizer(config), loss=config.loss)
+        steps = -(-len(data.x_train) // config.batch_size)
+        model.autoencoder.compile(optimizer=make_optimizer(config, steps), loss=config.loss)
     x, y, validation = training_arrays(config, data)
     fit_kwargs = dict(epochs=config.epochs, validation_data=validation, verbose=verbose,
                       callbacks=[keras.callbacks.TerminateOnNaN(), *callbacks])
