@@ -96,19 +96,12 @@ def code_stats(codes: np.ndarray) -> CodeStats:
 
 def sample_code(codes: np.ndarray, seed: int | np.random.Generator | None = None,
                 n: int = 1) -> np.ndarray:
-    """Random codes like real digits' codes: a Gaussian with their mean and covariance.
+    """`n` random codes (n, *code_shape) like `codes` (N, *code_shape): a Gaussian with their
+    mean and covariance, clipped to each value's observed range (a relu code stays >= 0).
 
-    Drawn as mean + z @ (codes - mean) / sqrt(N - 1) with z ~ N(0, I_N), which has exactly the
-    codes' covariance without factorising it (so spatial codes work too), then clipped to each
-    value's observed range (a relu code stays >= 0 and every value within its slider).
-
-    Args:
-        codes: real digits' codes, (N, *code_shape), N >= 2.
-        seed: an int or a Generator; the same seed gives the same codes.
-        n: how many codes.
-
-    Returns:
-        (n, *code_shape) float32.
+    Drawn as mean + z @ (codes - mean) / sqrt(N - 1), z ~ N(0, I_N): exactly the codes'
+    covariance with no factorisation, so spatial codes work too. Pass one class's codes for a
+    random digit of that class. The same int `seed` gives the same codes.
     """
     if not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer. Received: n={n!r}")
@@ -137,16 +130,8 @@ def _one(x: np.ndarray, name: str) -> np.ndarray:
 
 
 def interpolate(model: Autoencoder, a: np.ndarray, b: np.ndarray, steps: int = 8) -> np.ndarray:
-    """Decoded images along the straight line from the code of `a` to the code of `b`.
-
-    Args:
-        model: the autoencoder.
-        a, b: one image each, (28, 28) or (28, 28, 1).
-        steps: images on the path, both ends included (2 to 256).
-
-    Returns:
-        (steps, 28, 28); the first is the reconstruction of `a`, the last that of `b`.
-    """
+    """Images (steps, 28, 28) decoded along the line from the code of image `a` (28, 28[, 1])
+    to that of `b`, both ends included: the first is `a`'s reconstruction, the last `b`'s."""
     t = _weights(steps)
     code_a, code_b = encode(model, _one(a, "a")), encode(model, _one(b, "b"))
     t = t.reshape(-1, *([1] * (code_a.ndim - 1)))
@@ -191,22 +176,17 @@ class CodeMap:
 
 def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0,
                   perplexity: float = 30.0) -> CodeMap:
-    """Place codes (N, *code_shape) in 2-D; the same codes give the same map.
+    """A `CodeMap` of codes (N, *code_shape), `.points` (N, 2); the same codes, the same map.
 
-    Args:
-        codes: the held-out digits' codes.
-        method: "pca" (milliseconds; signs fixed so the largest loading of each axis is
-            positive) or "tsne" (scikit-learn, tens of seconds for 2,000 codes: compute once
-            and cache).
-        seed: t-SNE's random state.
-        perplexity: t-SNE's perplexity (lowered to (N - 1) / 3 for few codes).
-
-    Returns:
-        A `CodeMap`; `.points` is (N, 2).
+    "pca" takes milliseconds (each axis's sign fixed: its largest loading is positive). "tsne"
+    (scikit-learn, `seed` its random state, `perplexity` at most (N - 1) / 3) takes 15-20 s for
+    2,000 codes on one core: compute it once and cache it.
     """
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne'. Received: method={method!r}")
     flat = _flat_codes(codes).astype(np.float32)
+    if flat.shape[1] < 2:
+        raise ValueError(f"A 2-D map needs codes of 2 or more values. Received: shape={np.shape(codes)}")
     mean = flat.mean(axis=0)
     _, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
     vt = vt[:2] * np.sign(vt[:2, np.argmax(np.abs(vt[:2]), axis=1)].diagonal())[:, None]
@@ -295,7 +275,8 @@ def digit_check(error: float, reference: np.ndarray) -> DigitCheck:
 
 
 def check_image(model: Autoencoder, image: np.ndarray, reference: np.ndarray) -> DigitCheck:
-    """`digit_check` of one image (28, 28[, 1]) through `model`, after a blank-page rule.
+    """`digit_check` of one image (28, 28[, 1]) through `model`, after a blank-page rule;
+    `reference` is `reconstruction_errors(model, held-out digits)`, computed once and cached.
 
     A page of one grey level (contrast below `BLANK_CONTRAST`) is called "blank" whatever its
     error: an autoencoder reconstructs an empty page easily, so the error alone can miss it.
@@ -344,27 +325,23 @@ def spread_subset(n_total: int, n: int) -> np.ndarray:
 def noise_sweep(fn_by_name: dict[str, Callable[[np.ndarray], np.ndarray]], x_clean: np.ndarray,
                 levels=SWEEP_LEVELS, seed: int = EVAL_SEED,
                 subset: int | np.ndarray | None = None) -> Sweep:
-    """PSNR and SSIM of each reconstruction function at each Gaussian noise level.
+    """Mean PSNR and SSIM of each function in `fn_by_name` ((N, 28, 28) -> (N, 28, 28): `model_fn`,
+    `baselines.all_baselines`, `evaluate.model_fn`) on `x_clean` (N, 28, 28) at each noise level.
 
     The noise is `evaluate.noisy_test_sets(x_clean, ..., seed)`, drawn over all of `x_clean`
-    before `subset` picks rows, so each image gets the noise it gets in
-    `python -m ae_core evaluate`; without a subset the figures at 0.2 / 0.5 / 0.8 are the
-    evaluation command's.
-
-    Args:
-        fn_by_name: name -> function (N, 28, 28) -> (N, 28, 28) (`model_fn`,
-            `baselines.all_baselines`, `evaluate.model_fn`).
-        x_clean: held-out digits (N, 28, 28).
-        levels: noise levels in [0, 1].
-        seed: the evaluation seed.
-        subset: None (every image), a number of evenly spaced images, or indices.
-
-    Returns:
-        A `Sweep` of arrays (len(levels),) per name.
+    before `subset` (None, a number of evenly spaced images, or indices) picks rows: each image
+    gets its noise from `python -m ae_core evaluate`, and with no subset the figures at
+    0.2 / 0.5 / 0.8 are the evaluation command's.
     """
     x = as_images(x_clean).reshape(-1, 28, 28)
-    idx = (np.arange(len(x)) if subset is None else spread_subset(len(x), int(subset))
-           if np.isscalar(subset) else np.asarray(subset, dtype=int))
+    if subset is None:
+        idx = np.arange(len(x))
+    elif np.isscalar(subset):
+        if int(subset) < 1:
+            raise ValueError(f"subset must be a positive number of images. Received: subset={subset!r}")
+        idx = spread_subset(len(x), int(subset))
+    else:
+        idx = np.asarray(subset, dtype=int)
     levels = tuple(float(lv) for lv in levels)
     psnr = {name: np.zeros(len(levels)) for name in fn_by_name}
     ssim = {name: np.zeros(len(levels)) for name in fn_by_name}

@@ -148,6 +148,8 @@ def test_pca_map_is_the_top_two_components(codes):
     assert np.allclose(m.transform(new), (new - m.mean) @ m.components.T, atol=1e-4)
     with pytest.raises(ValueError, match="Received: method='umap'"):
         analysis.project_codes(codes, "umap")
+    with pytest.raises(ValueError, match=r"Received: shape=\(200, 1\)"):
+        analysis.project_codes(codes[:, :1], "pca")
 
 
 def test_tsne_places_a_new_code_among_its_neighbours(codes):
@@ -223,6 +225,12 @@ def test_noise_sweep_subset_keeps_each_images_noise(data):
     assert sweep.n_images == 10 and len(idx) == 10
     noisy = evaluate.noisy_test_sets(x, (0.5,))[0.5][idx]
     assert sweep.psnr["median"][0] == pytest.approx(metrics.psnr(x[idx], baselines.median3(noisy)).mean())
+    by_index = analysis.noise_sweep({"median": baselines.median3}, x, levels=(0.5,), subset=idx)
+    assert by_index.psnr["median"][0] == sweep.psnr["median"][0]
+    with pytest.raises(ValueError, match="Received: subset=0"):
+        analysis.noise_sweep({"median": baselines.median3}, x, levels=(0.5,), subset=0)
+    with pytest.raises(ValueError, match="Received: level=1.5"):
+        analysis.noise_sweep({"median": baselines.median3}, x, levels=(1.5,))
 
 
 def test_sweep_from_evaluation():
@@ -246,3 +254,10 @@ def test_png_round_trip(image, scale):
 def test_png_bad_scale():
     with pytest.raises(ValueError, match="Received: scale=0"):
         analysis.to_png_bytes(np.zeros((28, 28)), scale=0)
+
+
+def test_noise_sweep_runs_every_baseline(data):
+    fns = baselines.all_baselines(data.x_train)  # non-local means needs PyWavelets
+    sweep = analysis.noise_sweep(fns, data.x_test, levels=(0.0, 0.5), subset=6)
+    assert set(sweep.psnr) == set(fns) and sweep.n_images == 6
+    assert all(np.all(np.isfinite(v)) for v in (*sweep.psnr.values(), *sweep.ssim.values()))
