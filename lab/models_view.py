@@ -31,10 +31,15 @@ def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
 
 def chooser(labels: dict[str, str]) -> list[str]:
     options = list(labels)
-    if "models" in st.session_state:  # drop models that went away (discarded, deleted)
-        st.session_state["models"] = [k for k in st.session_state["models"] if k in labels]
-    else:
+    if "models" not in st.session_state:
         st.session_state["models"] = [k for k in DEFAULT_MODELS if k in labels] or options[:2]
+    selected = list(st.session_state["models"])
+    for add, remove in st.session_state.pop("_models_pending", []):  # from training and saving
+        selected = [k for k in selected if k != remove]
+        if add and add not in selected:
+            selected.append(add)
+    # Drop models that went away (discarded, deleted from disk).
+    st.session_state["models"] = [k for k in selected if k in labels]
     return st.multiselect("Models to show", options, key="models", format_func=labels.get,
                           placeholder="Choose one or more models",
                           help="The tutorial's two models, the improved presets and any saved or "
@@ -112,7 +117,7 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
     noisy = figures.image_panel(result.noisy, "Noisy input")
     st.caption(f"Input: {digit.caption}. Noisy input vs clean: {_metrics_line(result.noisy_metrics)}.")
     if not models:
-        st.plotly_chart(figures.panels_figure([clean, noisy], ROW_HEIGHT, widths=[1, 1]), key="row_input",
+        st.plotly_chart(figures.panels_figure([clean, noisy], ROW_HEIGHT, widths=[1, 1]), key="input_only",
                         config=figures.CONFIG, theme=None)
         return
     show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)

@@ -96,10 +96,13 @@ def collect_finished() -> str | None:
     st.session_state["_train_note"] = ("success", f"{PRESETS[job.preset].title}: {word} after "
                                        f"{job.epochs_done} epochs, validation loss {val:.4f}. "
                                        "It is shown on the right; save it to keep it.")
-    selected = st.session_state.get("models")
-    if isinstance(selected, list) and key not in selected:
-        st.session_state["models"] = [*selected, key]
+    change_selection(add=key)
     return key
+
+
+def change_selection(add: str | None = None, remove: str | None = None) -> None:
+    """Queue a change to the model chooser; it is applied before the chooser is drawn again."""
+    st.session_state.setdefault("_models_pending", []).append((add, remove))
 
 
 def _job_status(job: Job) -> None:
@@ -198,6 +201,7 @@ def _saved_list(settings: Settings) -> None:
             _save(settings, key, m)
         if right.button("Discard", icon=":material/delete:", key=f"discard_{key}", width="stretch"):
             models.pop(key, None)
+            change_selection(remove=key)
             st.rerun(scope="app")
     if settings.save_problem:
         st.warning(settings.save_problem)
@@ -213,9 +217,7 @@ def _save(settings: Settings, key: str, m: SessionModel) -> None:
         st.error(f"Could not save into {settings.models_dir}: {exc}")
         return
     session_models().pop(key, None)
-    saved_key = f"saved:{path.stem}"
-    selected = [k for k in st.session_state.get("models", []) if k != key]
-    st.session_state["models"] = [*selected, saved_key]
+    change_selection(add=f"saved:{path.stem}", remove=key)
     st.session_state["_train_note"] = ("success", f"Saved as **{path.stem}** in {settings.models_dir}; "
                                        "everyone using this server can now choose it.")
     st.rerun(scope="app")

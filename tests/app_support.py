@@ -1,0 +1,130 @@
+"""Shared by the app tests: model folders, canvas drawings and page checks."""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+OOPS = "Something went wrong on our side"  # app.py's message for an unexpected error
+
+
+def complete_pretrained() -> bool:
+    from ae_core.presets import PRESETS
+
+    return all((ROOT / "pretrained" / f"{n}.json").is_file() for n in PRESETS)
+
+
+def untrained_models(folder: Path) -> Path:
+    """Every preset, built but not trained, saved like the shipped ones (a stand-in for pretrained/)."""
+    from ae_core import store
+    from ae_core.models import build
+    from ae_core.presets import PRESETS
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, preset in PRESETS.items():
+        if not (folder / f"{name}.json").is_file():
+            store.save(build(preset.spec), preset.spec, folder, name, train_config=preset.config, preset=name)
+    return folder
+
+
+def drawing_png(kind: str = "seven", size: int = 280) -> bytes:
+    """What streamlit-drawable-canvas sends: a PNG of white strokes on black."""
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    d = ImageDraw.Draw(img)
+    if kind == "seven":
+        d.line([(70, 60), (200, 60), (130, 230)], fill=(255, 255, 255, 255), width=22, joint="curve")
+    elif kind == "dot":
+        d.ellipse((130, 130, 140, 140), fill=(255, 255, 255, 255))
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def canvas_state(png: bytes) -> dict:
+    """The canvas component's state value for a drawing (session_state[key] in AppTest)."""
+    url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+    return {"drawing": {"raw": {"version": "5.3.0", "objects": [{"type": "path"}]}, "data": url},
+            "backgroundFit": None}
+
+
+def charts(at) -> dict[str, dict]:
+    """Plotly charts on the page: element id (the key, e.g. 'row_pretrained:dense_seed') -> figure."""
+    out = {}
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        out[el.proto.id.split("-")[-1] if not el.key else el.key] = spec
+    return out
+
+
+def row_charts(at) -> dict[str, dict]:
+    return {k: v for k, v in charts(at).items() if k.startswith("row_")}
+
+
+def z(fig: dict, i: int) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in fig["data"][i]["z"]], float)
+
+
+def assert_clean(at) -> None:
+    """No exception element and no 'something went wrong' message on the page."""
+    assert not at.exception, [e.message for e in at.exception]
+    errors = [e.value for e in at.error]
+    assert not any(OOPS in e for e in errors), errors
+
+
+def texts(at) -> str:
+    """All the text the page shows in markdown, captions, infos, warnings, errors, successes."""
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "success"):
+        parts += [str(e.value) for e in getattr(at, kind)]
+    return "\n".join(parts)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(env: dict, port: int, log_path: Path) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:port; returns once /_stcore/health answers ok."""
+    env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "TF_CPP_MIN_LOG_LEVEL": "3", **env}
+    cmd = [str(Path(os.sys.executable).parent / "streamlit"), "run", APP, "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1"]
+    log = open(log_path, "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early; see {log_path}")
+        try:
+            if urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1).read() == b"ok":
+                return proc
+        except OSError:
+            time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"streamlit did not become healthy in 60 s; see {log_path}")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]

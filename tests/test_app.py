@@ -1,0 +1,334 @@
+"""The Streamlit app, headless (streamlit.testing.v1.AppTest): every control, no exceptions.
+
+The models come from pretrained/ when it holds every preset (as in CI); otherwise from untrained
+stand-ins saved the same way, so the tests also run while the real models are being trained.
+"""
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+from streamlit.testing.v1 import AppTest
+
+from ae_core import preprocess, store
+from tests.app_support import (APP, ROOT, assert_clean, canvas_state, complete_pretrained, drawing_png, row_charts,
+                               texts, untrained_models, z)
+
+TIMEOUT = 120  # the first run in a process imports TensorFlow
+
+
+@pytest.fixture(scope="session")
+def pretrained_dir(tmp_path_factory) -> Path:
+    if complete_pretrained():
+        return ROOT / "pretrained"
+    return untrained_models(tmp_path_factory.mktemp("pretrained"))
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, pretrained_dir):
+    """Point the app at the models and a fresh, empty folder for saved versions."""
+    monkeypatch.setenv("AE_PRETRAINED_DIR", str(pretrained_dir))
+    monkeypatch.setenv("AE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("AE_TRAIN_DIGITS", "256")
+    monkeypatch.delenv("AE_ALLOW_TRAINING", raising=False)
+    return tmp_path
+
+
+def app() -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def rows(at) -> dict[str, dict]:
+    return {k.removeprefix("row_"): v for k, v in row_charts(at).items()}
+
+
+# --- first page, sample picking -----------------------------------------------------------
+
+def test_first_page_shows_the_tutorial_models_on_an_example_digit(env):
+    at = app()
+    shown = rows(at)
+    assert set(shown) == {"pretrained:dense_seed", "pretrained:conv_seed"}
+    dense = shown["pretrained:dense_seed"]
+    titles = [a["text"] for a in dense["layout"]["annotations"]]
+    assert titles == ["Clean 28×28", "Noisy input", "Code: 32 values, 8×4", "Reconstruction"]
+    assert z(dense, 0).shape == (28, 28) and z(dense, 3).shape == (28, 28)
+    assert z(dense, 2).shape == (8, 4)  # the tutorial's 8x4 code image
+    assert "code[%{customdata}]" in dense["data"][2]["hovertemplate"]  # values on hover
+    conv = shown["pretrained:conv_seed"]
+    assert z(conv, 2).shape == (7, 7)  # 7x7x32 shown as its channel mean
+    assert "example test digit" in texts(at)
+    for name in ("BCE", "MSE", "PSNR", "SSIM"):
+        assert name in texts(at)
+    assert len(at.sidebar.button) >= 1 and at.sidebar.button(key="train")
+
+
+def test_pick_a_test_digit_by_class_and_at_random(env):
+    at = app()
+    at.segmented_control(key="input_mode").set_value("pick").run()
+    assert_clean(at)
+    at.selectbox(key="pick_label").set_value(3).run()
+    assert_clean(at)
+    assert "labelled **3**" in texts(at)
+    first = at.session_state["pick_index"]
+    seen = {first}
+    for _ in range(4):
+        at.button(key="pick_random").click().run()
+        assert_clean(at)
+        assert "labelled **3**" in texts(at)
+        seen.add(at.session_state["pick_index"])
+    assert len(seen) > 1
+    from ae_core.data import load_bundled
+
+    d = load_bundled()
+    index = at.session_state["pick_index"]
+    clean = z(rows(at)["pretrained:dense_seed"], 0)
+    np.testing.assert_allclose(clean, d.x_test[index], atol=1e-3)  # the held-out split itself
+
+
+# --- drawing ------------------------------------------------------------------------------
+
+def test_a_drawing_is_converted_and_reconstructed(env):
+    at = app()
+    at.session_state["canvas"] = canvas_state(drawing_png("seven"))
+    at.run()
+    assert_clean(at)
+    assert "your drawing" in texts(at)
+    expected = preprocess.from_canvas(np.asarray(Image.open(io.BytesIO(drawing_png("seven")))))
+    for fig in rows(at).values():
+        np.testing.assert_allclose(z(fig, 0), expected, atol=1e-3)
+        recon = z(fig, 3)
+        assert recon.shape == (28, 28) and 0 <= recon.min() and recon.max() <= 1
+
+
+def test_a_dot_on_the_canvas_gets_a_hint_not_an_error(env):
+    at = app()
+    at.session_state["canvas"] = canvas_state(drawing_png("dot"))
+    at.run()
+    assert_clean(at)
+    assert any("too little ink" in i.value for i in at.info)
+    assert "example test digit" in texts(at)  # the models keep showing the example
+
+
+# --- upload -------------------------------------------------------------------------------
+
+def photo_bytes() -> bytes:
+    img = Image.new("L", (400, 300), 220)
+    ImageDraw.Draw(img).line([(150, 60), (260, 60), (190, 250)], fill=30, width=14)
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="JPEG", quality=85)
+    return buf.getvalue()
+
+
+def test_upload_a_photo_of_a_digit(env):
+    at = app()
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    assert_clean(at)
+    at.file_uploader(key="upload").set_value(("seven.jpg", photo_bytes(), "image/jpeg")).run()
+    assert_clean(at)
+    assert "seven.jpg, converted" in texts(at)
+    clean = z(rows(at)["pretrained:dense_seed"], 0)
+    np.testing.assert_allclose(clean, preprocess.from_image_bytes(photo_bytes()), atol=1e-3)
+
+
+@pytest.mark.parametrize("name,data,message", [
+    ("notes.png", b"these are not pixels", "not a PNG or JPEG"),
+    ("half.jpg", photo_bytes()[:900], "truncated or corrupt"),
+    ("blank.png", None, "looks blank"),
+])
+def test_a_bad_upload_gets_a_clear_message(env, name, data, message):
+    if data is None:
+        buf = io.BytesIO()
+        Image.new("L", (64, 64), 240).save(buf, format="PNG")
+        data = buf.getvalue()
+    at = app()
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    at.file_uploader(key="upload").set_value((name, data, "image/png")).run()
+    assert_clean(at)
+    errors = " ".join(e.value for e in at.error)
+    assert name in errors and message in errors
+    assert not rows(at)  # nothing runs on an unreadable file
+
+
+# --- noise --------------------------------------------------------------------------------
+
+def test_noise_controls(env):
+    at = app()
+    noisy = lambda: z(rows(at)["pretrained:dense_seed"], 1)  # noqa: E731
+    clean = z(rows(at)["pretrained:dense_seed"], 0)
+    first = noisy()
+    at.slider(key="noise").set_value(0.0).run()
+    assert_clean(at)
+    np.testing.assert_allclose(noisy(), clean, atol=1e-6)  # no noise: the clean digit
+    at.slider(key="noise").set_value(0.8).run()
+    stronger = noisy()
+    assert np.abs(stronger - clean).mean() > np.abs(first - clean).mean()
+    at.slider(key="noise").set_value(0.5).run()
+    np.testing.assert_allclose(noisy(), first, atol=1e-6)  # same seed, same picture
+    at.button(key="new_noise").click().run()
+    assert_clean(at)
+    assert at.number_input(key="noise_seed").value != 0 or not np.allclose(noisy(), first)
+    at.number_input(key="noise_seed").set_value(0).run()
+    np.testing.assert_allclose(noisy(), first, atol=1e-6)
+    at.segmented_control(key="noise_kind").set_value("mask").run()
+    assert_clean(at)
+    masked = noisy()
+    assert np.all((masked == clean) | (masked == 0))  # masking only blacks out blocks
+    at.segmented_control(key="noise_kind").set_value("salt_pepper").run()
+    assert_clean(at)
+    assert set(np.unique(noisy()[noisy() != clean])) <= {0.0, 1.0}
+
+
+# --- model choice -------------------------------------------------------------------------
+
+def test_choose_models(env):
+    at = app()
+    choice = at.multiselect(key="models")
+    everything = list(choice.options)
+    assert len(everything) == 4
+    keys = ["pretrained:dense_seed", "pretrained:conv_seed", "pretrained:dense_deep", "pretrained:conv_denoiser"]
+    at.multiselect(key="models").set_value(keys).run()
+    assert_clean(at)
+    assert list(rows(at)) == keys  # in the chosen order
+    at.multiselect(key="models").set_value(["pretrained:dense_deep"]).run()
+    assert list(rows(at)) == ["pretrained:dense_deep"]
+    at.multiselect(key="models").set_value(["pretrained:conv_denoiser"]).run()
+    at.toggle(key="show_channels").set_value(True).run()
+    assert_clean(at)
+    charts = {el.key for el in at.get("plotly_chart")}
+    assert "channels_pretrained:conv_denoiser" in charts
+    at.multiselect(key="models").set_value([]).run()
+    assert_clean(at)
+    assert not rows(at)
+    assert any(el.key == "input_only" for el in at.get("plotly_chart"))  # clean and noisy still shown
+
+
+# --- retraining ---------------------------------------------------------------------------
+
+def wait_for(at, predicate, seconds=90.0):
+    """Rerun the app (as the page's polling does) until `predicate(at)` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert_clean(at)
+        if predicate(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; the page says:\n{texts(at)}")
+
+
+def test_retrain_keep_and_save_a_new_version(env):
+    at = app()
+    sb = at.sidebar
+    sb.selectbox(key="train_preset").set_value("dense_seed")
+    sb.number_input(key="train_epochs").set_value(2)
+    sb.select_slider(key="train_batch").set_value(64)
+    at.sidebar.button(key="train").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown))
+    assert any("finished after 2 epochs" in s.value for s in at.sidebar.success)
+    session_keys = [k for k in rows(at) if k.startswith("session:")]
+    assert len(session_keys) == 1  # shown at once, for this session
+    models_dir = Path(env) / "models"
+    assert store.list_models(models_dir) == []  # not saved until asked
+    save = [b for b in at.sidebar.button if b.key and b.key.startswith("save_")][0]
+    save.click().run()
+    assert_clean(at)
+    assert store.list_models(models_dir) == ["dense_seed-v1"]
+    manifest = json.loads((models_dir / "dense_seed-v1.json").read_text())
+    assert manifest["preset"] == "dense_seed" and "val_bce" in manifest["metrics"]
+    assert manifest["train_config"]["epochs"] == 2 and manifest["train_config"]["batch_size"] == 64
+    assert "saved:dense_seed-v1" in rows(at)
+    # A new page (another visitor) can choose the saved version.
+    other = app()
+    assert "dense_seed-v1 (saved)" in other.multiselect(key="models").options
+
+
+def test_cancel_stops_within_an_epoch(env, monkeypatch):
+    monkeypatch.setenv("AE_TRAIN_DIGITS", "2048")
+    at = app()
+    at.sidebar.selectbox(key="train_preset").set_value("dense_seed")
+    at.sidebar.number_input(key="train_epochs").set_value(50)
+    at.sidebar.select_slider(key="train_batch").set_value(16)
+    at.sidebar.button(key="train").click().run()
+    assert_clean(at)
+    at.sidebar.button(key="cancel_training").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any("stopped early" in s.value for s in a.sidebar.success))
+    model = next(iter(st_models(at).values()))
+    assert model.job.status == "stopped" and model.job.epochs_done < 50
+
+
+def st_models(at):
+    return at.session_state["session_models"]
+
+
+def test_one_training_job_per_server(env):
+    from lab import resources
+
+    first = app()
+    first.sidebar.selectbox(key="train_preset").set_value("dense_seed")
+    first.sidebar.number_input(key="train_epochs").set_value(50)
+    first.sidebar.button(key="train").click().run()
+    job = resources.job_manager().running_job()
+    try:
+        second = app()  # another visitor while the job runs
+        assert any("Someone else is training" in i.value for i in second.sidebar.info)
+        assert not [b for b in second.sidebar.button if b.key == "train"]
+        assert rows(second)  # everything else works
+    finally:
+        if job is not None:
+            job.cancel.set()
+    wait_for(first, lambda a: "session_models" in a.session_state and a.session_state["session_models"])
+
+
+def test_training_can_be_turned_off(env, monkeypatch):
+    monkeypatch.setenv("AE_ALLOW_TRAINING", "0")
+    at = app()
+    assert any("turned off" in i.value for i in at.sidebar.info)
+    assert not [b for b in at.sidebar.button if b.key == "train"]
+    assert rows(at)
+
+
+# --- missing and broken models ------------------------------------------------------------
+
+def test_broken_and_missing_models_name_the_file_and_offer_a_quick_run(env, monkeypatch, pretrained_dir, tmp_path):
+    broken = tmp_path / "pretrained"
+    broken.mkdir()
+    for name in ("dense_seed", "conv_seed"):
+        manifest = json.loads((pretrained_dir / f"{name}.json").read_text())
+        (broken / f"{name}.json").write_text(json.dumps(manifest))
+        data = (pretrained_dir / manifest["model_file"]).read_bytes()
+        (broken / manifest["model_file"]).write_bytes(data if name == "conv_seed" else data[: len(data) // 2])
+    monkeypatch.setenv("AE_PRETRAINED_DIR", str(broken))
+    at = app()
+    page = texts(at)
+    assert "dense_seed" in page and str(broken / json.loads((broken / "dense_seed.json").read_text())["model_file"]) in page
+    assert "dense_deep.json" in page and "conv_denoiser.json" in page  # the missing ones, by file
+    assert list(rows(at)) == ["pretrained:conv_seed"]  # the good one still works
+    quick = at.button(key="quick_dense_seed")
+    quick.click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any(k.startswith("session:") for k in rows(a)))
+
+
+def test_no_pretrained_folder_at_all(env, monkeypatch, tmp_path):
+    monkeypatch.setenv("AE_PRETRAINED_DIR", str(tmp_path / "nowhere"))
+    at = app()
+    assert "is missing" in texts(at) and str(tmp_path / "nowhere") in texts(at)
+    assert not rows(at)
+    assert any(el.key == "input_only" for el in at.get("plotly_chart"))  # the input still shows
+    assert at.button(key="quick_dense_seed")
+
+
+def test_bad_settings_are_explained_not_raised(env, monkeypatch):
+    monkeypatch.setenv("AE_MAX_EPOCHS", "lots")
+    at = app()
+    assert any("AE_MAX_EPOCHS" in w.value for w in at.warning)
