@@ -248,6 +248,6 @@ training_panel = st.fragment(_panel)
 
 
 def sidebar_ui(settings: Settings) -> None:
-    collect_finished()
+    """The sidebar. `collect_finished()` runs earlier in the script, before the model chooser."""
     with st.sidebar:
         training_panel(settings)
