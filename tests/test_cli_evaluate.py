@@ -1,0 +1,68 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ae_core import baselines, evaluate, metrics, noise
+from tests.helpers import bundled
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _cli(*args, timeout=240):
+    return subprocess.run([sys.executable, "-m", "ae_core", *args], cwd=ROOT, env=ENV,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_baselines_shapes_and_sense():
+    d = bundled()
+    x = d.x_test[:32]
+    for name, fn in baselines.all_baselines(d.x_train[:2000]).items():
+        out = fn(noise.gaussian(x, 0.5, seed=1))
+        assert out.shape == (32, 28, 28) and 0 <= out.min() and out.max() <= 1, name
+    pca = baselines.PCA(d.x_train[:2000], 32)
+    assert pca.encode(x).shape == (32, 32)
+    assert metrics.mse(x, pca(x)).mean() < metrics.mse(x, np.zeros_like(x)).mean() / 3
+    noisy = noise.gaussian(x, 0.5, seed=1)
+    assert metrics.psnr(x, baselines.median3(noisy)).mean() > metrics.psnr(x, noisy).mean()
+
+
+def test_noisy_test_sets_are_fixed():
+    x = bundled().x_test[:8]
+    a, b = evaluate.noisy_test_sets(x), evaluate.noisy_test_sets(x)
+    assert list(a) == list(evaluate.NOISE_LEVELS)
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_cli_train_then_evaluate(tmp_path):
+    out = _cli("train", "dense_seed", "--epochs", "1", "--out", str(tmp_path / "m"), "--name", "tiny")
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "Saved" in out.stdout and (tmp_path / "m" / "tiny.json").is_file()
+    manifest = json.loads((tmp_path / "m" / "tiny.json").read_text())
+    assert manifest["preset"] == "dense_seed" and manifest["train_config"]["epochs"] == 1
+    assert manifest["data"]["source"] == "bundled" and len(manifest["history"]["loss"]) == 1
+    assert 0 < manifest["metrics"]["val_bce"] < 0.7
+
+    out = _cli("evaluate", "--models", str(tmp_path / "m"), "--no-baselines", "--report-dir", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "| tiny | model |" in out.stdout
+    report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
+    assert set(report["rows"]["tiny"]) >= set(evaluate.COLUMNS)
+
+    (tmp_path / "m" / "tiny.json").write_text("{broken")
+    out = _cli("evaluate", "--models", str(tmp_path / "m"), "--no-baselines", "--report-dir", "")
+    assert out.returncode == 1 and "not valid JSON" in out.stdout and "Traceback" not in out.stderr
+
+
+def test_cli_bad_arguments_say_what_was_wrong():
+    out = _cli("train", "no_such_preset", "--epochs", "1")
+    assert out.returncode == 2 and "Unknown preset" in out.stderr and "Traceback" not in out.stderr
+    out = _cli("train", "dense_seed", "--epochs", "0")
+    assert out.returncode == 2 and "epochs" in out.stderr and "Traceback" not in out.stderr
