@@ -22,9 +22,13 @@ class PrebuiltFigure(go.Figure):
     plain dicts. This keeps the cheap path and still satisfies its type check.
     """
 
+    def __new__(cls, spec: dict):
+        fig = object.__new__(cls)
+        object.__setattr__(fig, "_spec", spec)
+        return fig
+
     def __init__(self, spec: dict):
-        super().__init__()
-        self._spec = spec
+        """Deliberately not go.Figure.__init__ (about 1.5 ms): only `to_dict` is ever used."""
 
     def to_dict(self) -> dict:
         return self._spec
@@ -43,8 +47,10 @@ def _z(a: np.ndarray, decimals: int = 3) -> list:
 
 
 def image_panel(img: np.ndarray, title: str) -> dict:
-    return {"title": title, "z": _z(img), "zmin": 0.0, "zmax": 1.0,
-            "hover": "row %{y}, col %{x}<br>value %{z:.2f}<extra></extra>"}
+    """A 28x28 image in [0, 1], sent as 0-255 integers (MNIST's own pixel scale; half the JSON)."""
+    pixels = np.rint(np.clip(np.asarray(img, np.float32), 0.0, 1.0) * 255).astype(np.int16)
+    return {"title": title, "z": pixels.tolist(), "zmin": 0, "zmax": 255,
+            "hover": "row %{y}, col %{x}<br>pixel %{z} / 255<extra></extra>"}
 
 
 def flat_code_grid(code: np.ndarray, width: int = 4) -> tuple[np.ndarray, np.ndarray]:

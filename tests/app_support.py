@@ -72,7 +72,10 @@ def row_charts(at) -> dict[str, dict]:
 
 
 def z(fig: dict, i: int) -> np.ndarray:
-    return np.array([[np.nan if v is None else v for v in row] for row in fig["data"][i]["z"]], float)
+    """Panel `i` of a row figure as floats; image panels (0-255) are scaled back to [0, 1]."""
+    trace = fig["data"][i]
+    a = np.array([[np.nan if v is None else v for v in row] for row in trace["z"]], float)
+    return a / 255.0 if trace.get("zmax") == 255 else a
 
 
 def assert_clean(at) -> None:

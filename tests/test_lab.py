@@ -1,0 +1,246 @@
+"""The app's Streamlit-free parts: settings, figures, the interaction engine, training jobs."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import plotly.io
+import plotly.tools
+import pytest
+
+from lab import engine, figures
+from lab.jobs import Busy, JobManager
+from lab.settings import Settings
+
+# --- settings -----------------------------------------------------------------------------
+
+
+def test_settings_defaults_and_env(tmp_path):
+    s = Settings.from_env({})
+    assert s.allow_training and s.pretrained_dir.name == "pretrained" and s.models_dir.name == "models"
+    assert not s.problems and not s.save_problem
+    s = Settings.from_env({"AE_PRETRAINED_DIR": str(tmp_path / "a"), "AE_MODELS_DIR": str(tmp_path / "b"),
+                           "AE_ALLOW_TRAINING": "0", "AE_MAX_EPOCHS": "7", "AE_MAX_BATCH_SIZE": "64",
+                           "AE_TRAIN_DIGITS": "500"})
+    assert (s.pretrained_dir, s.models_dir) == (tmp_path / "a", tmp_path / "b")
+    assert not s.allow_training and s.max_epochs == 7 and s.train_digits == 500
+    assert max(s.batch_sizes) == 64
+
+
+def test_bad_settings_fall_back_with_a_note():
+    s = Settings.from_env({"AE_MAX_EPOCHS": "0", "AE_TRAIN_DIGITS": "many", "AE_ALLOW_TRAINING": "maybe"})
+    assert s.max_epochs == Settings().max_epochs and s.train_digits == Settings().train_digits
+    assert not s.allow_training  # an unreadable switch is off: the safe side for a public server
+    assert len(s.problems) == 3 and all("received" in p for p in s.problems)
+
+
+def test_saving_into_the_pretrained_folder_is_refused(tmp_path):
+    s = Settings.from_env({"AE_PRETRAINED_DIR": str(tmp_path), "AE_MODELS_DIR": str(tmp_path / ".")})
+    assert "overwrite the shipped models" in s.save_problem
+
+
+# --- figures ------------------------------------------------------------------------------
+
+
+def test_flat_code_is_the_tutorials_8x4_image():
+    code = np.arange(32, dtype=float)
+    values, index = figures.flat_code_grid(code)
+    np.testing.assert_array_equal(values, code.reshape(4, 8).T)  # encoded_imgs[i].reshape(4, 8).T
+    np.testing.assert_array_equal(index, np.arange(32).reshape(4, 8).T)
+    values, index = figures.flat_code_grid(np.ones(10))  # other sizes: rows of 4, padded
+    assert values.shape == (3, 4) and np.isnan(values).sum() == 2 and (index == -1).sum() == 2
+
+
+def test_channel_grid_tiles_every_channel():
+    code = np.random.default_rng(0).random((7, 7, 32))
+    values, index = figures.channel_grid(code)
+    assert values.shape == (4 * 8 - 1, 8 * 8 - 1)
+    for k in (0, 9, 31):
+        np.testing.assert_array_equal(values[index == k].reshape(7, 7), code[..., k])
+    assert np.isnan(values[index == -1]).all()
+
+
+def row_figure() -> figures.PrebuiltFigure:
+    img = np.random.default_rng(0).random((28, 28))
+    return figures.panels_figure([figures.image_panel(img, "Clean"), figures.image_panel(img, "Noisy"),
+                                  figures.code_panel(np.random.default_rng(1).random(32), (0, 1), "Code"),
+                                  figures.image_panel(img, "Reconstruction")])
+
+
+@pytest.mark.parametrize("make", [row_figure,
+                                  lambda: figures.channels_figure(np.random.default_rng(0).random((7, 7, 32)), (0, 1), "all"),
+                                  lambda: figures.panels_figure([figures.code_panel(np.random.default_rng(0).random((7, 7, 32)), (0, 1), "c")]),
+                                  lambda: figures.loss_figure({"loss": [0.3, 0.2], "val_loss": [0.31, 0.25]})])
+def test_prebuilt_dicts_are_valid_plotly_figures(make):
+    fig = make()
+    go.Figure(fig.to_dict())  # plotly's validation accepts every property
+    # st.plotly_chart's path: the dict comes through unchanged and serialises.
+    spec = plotly.tools.return_figure_from_figure_or_data(fig, validate_figure=True)
+    assert spec is fig.to_dict()
+    assert plotly.io.to_json(spec, validate=False)
+
+
+def test_one_colour_scale_and_fixed_image_range():
+    fig = row_figure().to_dict()
+    assert {str(t["colorscale"]) for t in fig["data"]} == {str(figures.GRAY)}
+    images = [t for t in fig["data"] if t["zmax"] == 255]
+    assert len(images) == 3 and all(t["zmin"] == 0 for t in images)  # not rescaled per image
+
+
+# --- engine -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tiny_models(tmp_path_factory):
+    from ae_core import store
+    from ae_core.models import ConvSpec, DenseSpec, build
+    from tests.helpers import bundled
+
+    folder = tmp_path_factory.mktemp("models")
+    for spec in (DenseSpec(name="d"), ConvSpec(name="c", filters=(8, 8))):
+        store.save(build(spec), spec, folder, spec.name)
+    x = bundled().x_test
+    return [engine.load_stored(folder, n, "pretrained", x) for n in ("d", "c")], folder
+
+
+def test_interaction_runs_every_model_once_with_metrics(tiny_models):
+    models, _ = tiny_models
+    from tests.helpers import bundled
+
+    clean = bundled().x_test[5]
+    out = engine.interact(clean, models, 0.5, 3, "gaussian")
+    assert out.noisy.shape == (28, 28) and not np.allclose(out.noisy, clean)
+    assert [o.model.name for o in out.outputs] == ["d", "c"]
+    assert out.outputs[0].code.shape == (32,) and out.outputs[1].code.shape == (7, 7, 8)
+    for o in out.outputs:
+        assert o.recon.shape == (28, 28) and set(o.metrics) == {"bce", "mse", "psnr", "ssim"}
+        expected = o.model.probe.predict_on_batch(out.noisy.reshape(1, 28, 28, 1))[1].reshape(28, 28)
+        np.testing.assert_allclose(o.recon, expected, atol=1e-6)
+    again = engine.interact(clean, models, 0.5, 3, "gaussian")
+    np.testing.assert_array_equal(again.noisy, out.noisy)  # same seed, same noise
+    assert out.noisy_metrics["psnr"] < 100
+
+
+def test_code_colour_range():
+    assert engine.colour_range(np.array([0.0, 1.0, 2.0, 4.0]))[0] == 0.0
+    lo, hi = engine.colour_range(np.linspace(-3, 2, 100))
+    assert lo == -hi and hi > 2
+
+
+def test_broken_model_becomes_a_load_failure_naming_the_file(tiny_models, tmp_path):
+    _, folder = tiny_models
+    import json
+    import shutil
+
+    for f in folder.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    manifest = json.loads((tmp_path / "d.json").read_text())
+    model_file = tmp_path / manifest["model_file"]
+    model_file.write_bytes(model_file.read_bytes()[:100])
+    result = engine.load_stored(tmp_path, "d", "pretrained", np.zeros((4, 28, 28), np.float32))
+    assert isinstance(result, engine.LoadFailure)
+    assert str(model_file) in result.message and result.path == str(model_file)
+    missing = engine.load_stored(tmp_path, "nothing", "pretrained", np.zeros((4, 28, 28), np.float32))
+    assert isinstance(missing, engine.LoadFailure) and "nothing.json" in missing.message
+
+
+def test_file_stamp_changes_with_the_files(tiny_models, tmp_path):
+    _, folder = tiny_models
+    a = engine.file_stamp(folder, "d")
+    assert a == engine.file_stamp(folder, "d")
+    assert engine.file_stamp(tmp_path, "d")[-1] == "unreadable"
+
+
+# --- jobs ---------------------------------------------------------------------------------
+
+
+class FakeResult:
+    def __init__(self, epochs, status="completed"):
+        self.history = {"loss": [0.2] * epochs, "val_loss": [0.21] * epochs}
+        self.epochs_run, self.status, self.model = epochs, status, None
+
+    @property
+    def ok(self):
+        return self.status != "diverged"
+
+
+class FakeConfig:
+    epochs = 3
+
+
+def blocking_train(release: threading.Event):
+    def train(spec, config, data, callbacks=()):
+        release.wait(10)
+        return FakeResult(config.epochs)
+    return train
+
+
+def wait_until(cond, seconds=10):
+    deadline = time.monotonic() + seconds
+    while not cond():
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+
+
+def test_one_job_at_a_time_per_server():
+    release = threading.Event()
+    manager = JobManager(train_fn=blocking_train(release))
+    job = manager.start("alice", "dense_seed", None, FakeConfig(), None)
+    assert manager.running_job() is job
+    with pytest.raises(Busy, match="in progress"):
+        manager.start("bob", "dense_seed", None, FakeConfig(), None)
+    assert manager.job_of("bob") is None and manager.job_of("alice") is job
+    release.set()
+    wait_until(lambda: not job.running)
+    assert job.status == "completed" and job.epochs_done == 3
+    manager.collect(job)
+    assert manager.job_of("alice") is None
+    manager.start("bob", "dense_seed", None, FakeConfig(), None)  # free again
+
+
+def test_a_crash_in_training_is_reported_not_raised():
+    def broken(spec, config, data, callbacks=()):
+        raise MemoryError("out of memory")
+
+    manager = JobManager(train_fn=broken)
+    job = manager.start("alice", "p", None, FakeConfig(), None)
+    wait_until(lambda: not job.running)
+    assert job.status == "failed" and "MemoryError" in job.error
+    assert manager.running_job() is None
+
+
+def test_cancel_stops_real_training_within_an_epoch():
+    from ae_core.models import DenseSpec
+    from ae_core.training import TrainConfig
+    from tests.helpers import tiny
+
+    manager = JobManager()
+    config = TrainConfig(epochs=200, batch_size=16)
+    job = manager.start("alice", "dense_seed", DenseSpec(), config, tiny(2048, 256))
+    wait_until(lambda: job.epochs_done >= 1 or not job.running, 60)
+    job.cancel.set()
+    wait_until(lambda: not job.running, 60)
+    assert job.status == "stopped" and job.epochs_done < 200
+    assert job.result.ok and len(job.history["loss"]) == job.epochs_done
+
+
+def test_saving_picks_the_next_free_version(tmp_path):
+    from ae_core.models import DenseSpec
+    from ae_core.training import TrainConfig, train
+    from tests.helpers import tiny
+
+    data = tiny(256, 64)
+    result = train(DenseSpec(), TrainConfig(epochs=1, batch_size=64), data)
+    manager = JobManager()
+    paths = []
+    threads = [threading.Thread(target=lambda: paths.append(
+        manager.save(result, DenseSpec(), TrainConfig(epochs=1, batch_size=64), data, tmp_path, "dense_seed",
+                     "dense_seed"))) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(Path(p).stem for p in paths) == ["dense_seed-v1", "dense_seed-v2", "dense_seed-v3"]
