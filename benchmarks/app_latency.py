@@ -179,7 +179,7 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
                 page.mouse.up()
                 page.wait_for_function("() => window.__lat.pending === null", timeout=20_000)
                 page.wait_for_timeout(300)
-            slider = page.locator('[data-testid="stSlider"] [role="slider"]').first
+            slider = page.locator('[data-testid="stSlider"]:has([aria-label="Noise level"]) input[type="range"]')
             slider.focus()
             for i in range(n):
                 page.keyboard.press("ArrowRight" if (i // 4) % 2 == 0 else "ArrowLeft")

@@ -1,0 +1,92 @@
+"""End to end in a real browser: `streamlit run app.py`, Debian Chromium driven by Playwright.
+
+Draws a digit with the mouse, waits for its reconstruction, moves the noise slider, checks that
+no exception is on the page and saves screenshots to test-artifacts/.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.app_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, complete_pretrained, free_port, start_server,
+                               stop_server, untrained_models)
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow,
+              pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                 reason=f"{CHROMIUM} is not installed (apt-get install chromium)")]
+ARTIFACTS = ROOT / "test-artifacts"
+
+ROWS_READY = """(n) => {
+  const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
+  return charts.length >= n && charts.every(c => c.querySelectorAll('.heatmaplayer image').length === 4);
+}"""
+# The reconstruction is the 4th heatmap of each row; plotly draws a heatmap as an <image>.
+RECON_HREFS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+  .map(c => { const im = c.querySelectorAll('.heatmaplayer image'); return im.length === 4 ?
+              (im[3].getAttribute('href') || im[3].getAttribute('xlink:href')) : ''; })"""
+NOISY_HREFS = RECON_HREFS.replace("im[3]", "im[1]")
+
+
+@pytest.fixture
+def server(tmp_path_factory):
+    if complete_pretrained():
+        models = ROOT / "pretrained"
+    else:
+        models = untrained_models(tmp_path_factory.mktemp("pretrained"))
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    proc = start_server({"AE_PRETRAINED_DIR": str(models),
+                         "AE_MODELS_DIR": str(tmp_path_factory.mktemp("saved"))}, port, log)
+    try:
+        yield f"http://127.0.0.1:{port}/", log
+    finally:
+        stop_server(proc)
+
+
+def test_draw_a_digit_and_see_its_reconstruction(server):
+    from playwright.sync_api import sync_playwright
+
+    url, log = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(url)
+            canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
+            canvas.wait_for(timeout=120_000)
+            page.wait_for_function(ROWS_READY, arg=2, timeout=120_000)  # the example digit, two models
+            assert page.get_by_text("an example test digit").count()
+            before = page.evaluate(RECON_HREFS)
+
+            box = canvas.bounding_box()
+            page.mouse.move(box["x"] + 70, box["y"] + 60)
+            page.mouse.down()
+            page.mouse.move(box["x"] + 200, box["y"] + 60, steps=10)
+            page.mouse.move(box["x"] + 130, box["y"] + 230, steps=12)
+            page.mouse.up()
+            page.get_by_text("your drawing, cropped").wait_for(timeout=60_000)
+            page.wait_for_function(f"""() => {{ const now = ({RECON_HREFS})();
+                const before = {before!r};
+                return now.length >= 2 && now.every((h, i) => h && h !== before[i]); }}""", timeout=60_000)
+            page.screenshot(path=str(ARTIFACTS / "browser_drawn.png"), full_page=True)
+
+            noisy_before = page.evaluate(NOISY_HREFS)
+            slider = page.locator('[data-testid="stSlider"]:has([aria-label="Noise level"]) input[type="range"]')
+            slider.focus()
+            for _ in range(4):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function(f"""() => {{ const now = ({NOISY_HREFS})();
+                const before = {noisy_before!r};
+                return now.length >= 2 && now.every((h, i) => h && h !== before[i]); }}""", timeout=60_000)
+            assert page.get_by_text("0.70").count()  # 0.5 + 4 steps of 0.05
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(ARTIFACTS / "browser_slider.png"), full_page=True)
+
+            assert page.locator('[data-testid="stException"]').count() == 0, log.read_text()[-2000:]
+            assert page.get_by_text("Something went wrong").count() == 0
+        finally:
+            browser.close()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
