@@ -16,8 +16,10 @@ preload.start()  # TensorFlow loads in the background while the page draws its i
 
 import streamlit as st  # noqa: E402
 
-from lab import inputs_view, models_view, style, training_view  # noqa: E402
+from lab import inputs_view, keras_session, models_view, style, training_view  # noqa: E402
 from lab.settings import Settings  # noqa: E402
+
+keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
 
 ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
 OOPS = "Something went wrong on our side"

@@ -117,17 +117,21 @@ BROWSER_JS = """
   w.__lat = {pending: null, results: []};
   const hrefs = (which) => Array.from(document.querySelectorAll('.stPlotlyChart, [data-testid="stPlotlyChart"]'))
       .filter(el => !el.closest('[data-testid="stSidebar"]'))
-      .map(el => Array.from(el.querySelectorAll('.heatmaplayer image')).filter((_, i) => which.includes(i))
-      .map(img => img.getAttribute('href') || img.getAttribute('xlink:href')).join('|'));
+      .map(el => Array.from(el.querySelectorAll('g.subplot')).filter((_, i) => which.includes(i))
+      .map(sp => { const img = sp.querySelector('image');
+                   return img ? (img.getAttribute('href') || img.getAttribute('xlink:href') || '') : ''; }).join('|'));
   w.__lat.hrefs = hrefs;
   const watch = (kind, which) => {
     const before = hrefs(which).join('#');
     const start = performance.now();
     w.__lat.pending = {kind, start};
+    w.__lat.msgs = [];
     const tick = () => {
       const now = hrefs(which);
       if (now.length && now.every(h => h.length) && now.join('#') !== before) {
-        w.__lat.results.push({kind, ms: performance.now() - start});
+        const end = performance.now(), m = w.__lat.msgs;
+        w.__lat.results.push({kind, ms: end - start, first_msg: m.length ? m[0] - start : -1,
+                              last_msg: m.length ? m[m.length - 1] - start : -1});
         w.__lat.pending = null;
         return;
       }
@@ -136,6 +140,8 @@ BROWSER_JS = """
     };
     requestAnimationFrame(tick);
   };
+  w.__lat.msgs = [];
+  for (const ws of (w.__sockets || [])) ws.addEventListener('message', () => w.__lat.msgs.push(performance.now()));
   document.addEventListener('pointerup', () => watch('stroke', [3]), true);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') watch('slider', [1, 3]);
@@ -156,6 +162,10 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = b.new_page(viewport={"width": 1366, "height": 900})
+        # Remember the app's websocket(s) so the timings can be split at the server's messages.
+        page.add_init_script("""(() => { const Orig = window.WebSocket; window.__sockets = [];
+            window.WebSocket = function(...a) { const ws = new Orig(...a); window.__sockets.push(ws); return ws; };
+            window.WebSocket.prototype = Orig.prototype; Object.assign(window.WebSocket, Orig); })()""")
         t0 = time.perf_counter()
         proc = start_server({"AE_PRETRAINED_DIR": str(folder), "AE_MODELS_DIR": "/tmp/app_latency_models"}, port, log)
         try:
@@ -163,7 +173,7 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_function("""() => {
                 const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
-                return charts.length >= 1 && charts.every(c => c.querySelectorAll('.heatmaplayer image').length === 4)
+                return charts.length >= 1 && charts.every(c => c.querySelectorAll('g.subplot image').length === 4)
                   && document.querySelector('[data-testid="stSidebar"] button') !== null; }""", timeout=120_000)
             cold = time.perf_counter() - t0
             print(f"  cold start: server healthy {t_health:.1f} s; first complete page {cold:.1f} s   target <= 6 s")
@@ -187,6 +197,9 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
                 page.wait_for_timeout(300)
             for r in page.evaluate("() => window.__lat.results"):
                 out[r["kind"]].append(r["ms"] / 1000 if r["ms"] >= 0 else float("nan"))
+                if r["ms"] >= 0 and r["first_msg"] >= 0:
+                    out.setdefault(r["kind"] + "_split", []).append(
+                        (r["first_msg"] / 1000, r["last_msg"] / 1000, r["ms"] / 1000))
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
                 page.screenshot(path=str(shots / "latency_final.png"), full_page=True)
@@ -230,6 +243,12 @@ def main() -> None:
             print(f"  slider key -> updated images      median {statistics.median(slider) * 1000:6.0f} ms   "
                   f"p95 {pct(slider, 95):6.0f} ms   (n={len(slider)}, timeouts {len(bt['slider']) - len(slider)})"
                   "   target p95 <= 250")
+        for kind, label in (("stroke", "mouse-up"), ("slider", "slider key")):
+            split = bt.get(kind + "_split")
+            if split:
+                first, last, total = (np.median([row[i] for row in split]) * 1000 for i in range(3))
+                print(f"    {label}: first server message {first:.0f} ms, last {last:.0f} ms, "
+                      f"pixels {total:.0f} ms (medians; the browser renders for {total - last:.0f} ms)")
         report["browser"] = {"stroke_ms": [round(v * 1000) for v in stroke],
                              "slider_ms": [round(v * 1000) for v in slider], "cold_start_s": bt["cold_start"][0]}
     print(f"load average {os.getloadavg()[0]:.2f}")

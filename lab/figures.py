@@ -6,9 +6,15 @@ without a second validation pass (see benchmarks/app_latency.py for the figures)
 """
 from __future__ import annotations
 
+import base64
+import io
+import os
+
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image
 
+IMAGES_AS_HEATMAPS = os.environ.get("AE_IMAGES_AS_HEATMAPS") == "1"  # for A/B timing only
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # the one colour scale: 0 black, top of range white
 PANEL_GAP = 0.04
 CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False, "responsive": True}
@@ -47,10 +53,15 @@ def _z(a: np.ndarray, decimals: int = 3) -> list:
 
 
 def image_panel(img: np.ndarray, title: str) -> dict:
-    """A 28x28 image in [0, 1], sent as 0-255 integers (MNIST's own pixel scale; half the JSON)."""
-    pixels = np.rint(np.clip(np.asarray(img, np.float32), 0.0, 1.0) * 255).astype(np.int16)
-    return {"title": title, "z": pixels.tolist(), "zmin": 0, "zmax": 255,
-            "hover": "row %{y}, col %{x}<br>pixel %{z} / 255<extra></extra>"}
+    """A 28x28 image in [0, 1] as a grey PNG for a Plotly image trace: the browser only decodes
+    it (a heatmap would colour 784 cells and re-encode them), and the JSON is about 1 KB."""
+    pixels = np.rint(np.clip(np.asarray(img, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
+    if IMAGES_AS_HEATMAPS:
+        return {"title": title, "z": pixels.astype(np.int16).tolist(), "zmin": 0, "zmax": 255,
+                "hover": "row %{y}, col %{x}<br>pixel %{z} / 255<extra></extra>"}
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode="L").save(buf, format="PNG", compress_level=1)
+    return {"title": title, "source": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")}
 
 
 def flat_code_grid(code: np.ndarray, width: int = 4) -> tuple[np.ndarray, np.ndarray]:
@@ -92,11 +103,15 @@ def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | N
     for i, (panel, w) in enumerate(zip(panels, widths)):
         suffix = "" if i == 0 else str(i + 1)
         x1 = x0 + w / total
-        trace = {"type": "heatmap", "z": panel["z"], "zmin": panel["zmin"], "zmax": panel["zmax"],
-                 "colorscale": GRAY, "showscale": False, "xaxis": "x" + suffix, "yaxis": "y" + suffix,
-                 "hovertemplate": panel["hover"], "xgap": 0, "ygap": 0}
-        if "customdata" in panel:
-            trace["customdata"] = panel["customdata"]
+        if "source" in panel:  # a grey PNG, 0 black to 255 white: the same scale as GRAY
+            trace = {"type": "image", "source": panel["source"], "xaxis": "x" + suffix,
+                     "yaxis": "y" + suffix, "hoverinfo": "skip"}
+        else:
+            trace = {"type": "heatmap", "z": panel["z"], "zmin": panel["zmin"], "zmax": panel["zmax"],
+                     "colorscale": GRAY, "showscale": False, "xaxis": "x" + suffix, "yaxis": "y" + suffix,
+                     "hovertemplate": panel["hover"], "xgap": 0, "ygap": 0}
+            if "customdata" in panel:
+                trace["customdata"] = panel["customdata"]
         data.append(trace)
         layout["xaxis" + suffix] = {"domain": [x0, x1], "visible": False, "fixedrange": True,
                                     "constrain": "domain"}

@@ -8,6 +8,8 @@ CSS = """
             flex-wrap: wrap; margin: 0.1rem 0 -0.6rem 0; font-size: 0.95rem;}
 .row-title span {color: #5b6070; font-size: 0.85rem; font-variant-numeric: tabular-nums;}
 [data-testid="stSidebar"] h2 {font-size: 1.25rem;}
+/* Reruns take tens of milliseconds: no fade-out of "stale" elements (it only costs repaints). */
+[data-stale="true"] {opacity: 1 !important; transition: none !important;}
 </style>
 """
 

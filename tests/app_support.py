@@ -72,8 +72,11 @@ def row_charts(at) -> dict[str, dict]:
 
 
 def z(fig: dict, i: int) -> np.ndarray:
-    """Panel `i` of a row figure as floats; image panels (0-255) are scaled back to [0, 1]."""
+    """Panel `i` of a row figure as floats; image panels (PNG or 0-255) are scaled back to [0, 1]."""
     trace = fig["data"][i]
+    if trace["type"] == "image":  # a grey PNG data URI
+        data = base64.b64decode(trace["source"].split(",", 1)[1])
+        return np.asarray(Image.open(io.BytesIO(data)), float) / 255.0
     a = np.array([[np.nan if v is None else v for v in row] for row in trace["z"]], float)
     return a / 255.0 if trace.get("zmax") == 255 else a
 

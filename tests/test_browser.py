@@ -20,11 +20,11 @@ ARTIFACTS = ROOT / "test-artifacts"
 
 ROWS_READY = """(n) => {
   const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
-  return charts.length >= n && charts.every(c => c.querySelectorAll('.heatmaplayer image').length === 4);
+  return charts.length >= n && charts.every(c => c.querySelectorAll('g.subplot image').length === 4);
 }"""
-# The reconstruction is the 4th heatmap of each row; plotly draws a heatmap as an <image>.
+# The reconstruction is the 4th panel (subplot) of each row; Plotly draws each as an <image>.
 RECON_HREFS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
-  .map(c => { const im = c.querySelectorAll('.heatmaplayer image'); return im.length === 4 ?
+  .map(c => { const im = c.querySelectorAll('g.subplot image'); return im.length === 4 ?
               (im[3].getAttribute('href') || im[3].getAttribute('xlink:href')) : ''; })"""
 NOISY_HREFS = RECON_HREFS.replace("im[3]", "im[1]")
 

@@ -84,10 +84,18 @@ def test_prebuilt_dicts_are_valid_plotly_figures(make):
 
 
 def test_one_colour_scale_and_fixed_image_range():
-    fig = row_figure().to_dict()
-    assert {str(t["colorscale"]) for t in fig["data"]} == {str(figures.GRAY)}
-    images = [t for t in fig["data"] if t["zmax"] == 255]
-    assert len(images) == 3 and all(t["zmin"] == 0 for t in images)  # not rescaled per image
+    import base64
+    import io
+
+    from PIL import Image
+
+    img = np.linspace(0, 0.5, 784).reshape(28, 28)  # a dim image stays dim: no per-image stretch
+    fig = figures.panels_figure([figures.image_panel(img, "a"),
+                                 figures.code_panel(np.random.default_rng(1).random(32), (0, 1), "c")]).to_dict()
+    png = Image.open(io.BytesIO(base64.b64decode(fig["data"][0]["source"].split(",", 1)[1])))
+    assert png.mode == "L" and png.size == (28, 28)
+    np.testing.assert_allclose(np.asarray(png) / 255, img, atol=0.5 / 255 + 1e-9)
+    assert fig["data"][1]["colorscale"] == figures.GRAY  # grey: 0 black, top white, like the PNGs
 
 
 # --- engine -------------------------------------------------------------------------------
