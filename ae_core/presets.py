@@ -38,11 +38,12 @@ PRESETS: dict[str, Preset] = {
         "(fresh noise up to 0.3, which regularizes it) with a cosine learning-rate decay.",
         denoiser=False),
     "conv_denoiser": Preset(
-        ConvSpec(name="conv_denoiser", filters=(64, 64), convs_per_level=2, batch_norm=True),
-        TrainConfig(epochs=30, batch_size=128, noise_max=0.9),
+        ConvSpec(name="conv_denoiser", filters=(32, 64), refine_convs=1),
+        TrainConfig(epochs=30, batch_size=128, noise_max=0.9, schedule="cosine"),
         "Conv denoiser, any noise level",
-        "Two 3x3 convolutions with batch norm per level, 64 filters, trained on fresh Gaussian "
-        "noise of a random level from 0 to 0.9 every batch.",
+        "Conv2D(32)+MaxPool, Conv2D(64)+MaxPool down to a 7x7x64 code, mirrored back up with one "
+        "more full-resolution Conv2D(32) before the output; trained on fresh Gaussian noise of a "
+        "random level from 0 to 0.9 every batch, with a cosine learning-rate decay.",
         denoiser=True),
 }
 
