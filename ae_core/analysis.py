@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from . import metrics
+from .checks import numeric, unit_range
 from .evaluate import EVAL_SEED, noisy_test_sets
 from .models import Autoencoder
 
@@ -28,14 +29,15 @@ BLANK_CONTRAST = 0.2  # max - min below this: a blank page (every MNIST digit ha
 
 
 def as_images(x: np.ndarray) -> np.ndarray:
-    """One image or a batch as a float32 batch of shape (N, 28, 28, 1)."""
-    arr = np.asarray(x, dtype=np.float32)
+    """One image or a batch as a float32 batch of shape (N, 28, 28, 1).
+
+    Raises:
+        ValueError: another shape, a non-numeric dtype, NaN or inf, or values outside [0, 1].
+    """
+    arr = unit_range(x, "Images")  # numeric, finite, in [0, 1]
     if arr.shape[-2:] != (28, 28) and arr.shape[-3:] != (28, 28, 1):
         raise ValueError("Expected images of shape (28, 28) or (N, 28, 28[, 1]). "
                          f"Received: shape={arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        raise ValueError("Images must hold finite values in [0, 1]. Received: "
-                         f"{int(np.sum(~np.isfinite(arr)))} NaN or inf pixels")
     return arr.reshape(-1, 28, 28, 1)
 
 
@@ -52,7 +54,7 @@ def encode(model: Autoencoder, x: np.ndarray) -> np.ndarray:
 def decode(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
     """Images (N, 28, 28) from codes (N, *code_shape) or one code (*code_shape)."""
     shape = tuple(model.encoder.output.shape[1:])
-    codes = np.asarray(codes, dtype=np.float32)
+    codes = numeric(codes, "Codes")
     if codes.shape[-len(shape):] != shape:
         raise ValueError(f"Expected codes of shape (N, {', '.join(map(str, shape))}) for this "
                          f"model. Received: shape={codes.shape}")
@@ -70,7 +72,7 @@ def model_fn(model: Autoencoder) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def _flat_codes(codes: np.ndarray) -> np.ndarray:
-    codes = np.asarray(codes, dtype=np.float64)
+    codes = numeric(codes, "Codes", np.float64)
     if codes.ndim < 2 or len(codes) < 2:
         raise ValueError(f"Expected at least 2 codes of shape (N, ...). Received: shape={codes.shape}")
     return codes.reshape(len(codes), -1)
@@ -165,7 +167,7 @@ class CodeMap:
         inverse-distance weighted mean of its `neighbours` nearest reference codes' positions
         (a reference code lands on its own point).
         """
-        flat = np.asarray(codes, dtype=np.float32).reshape(-1, self.codes.shape[1])
+        flat = numeric(codes, "Codes").reshape(-1, self.codes.shape[1])
         if self.method == "pca":
             return ((flat - self.mean) @ self.components.T).astype(np.float32)
         idx, dist = _nearest(self.codes, flat, self.neighbours)
@@ -221,7 +223,7 @@ def nearest_digits(codes: np.ndarray, code: np.ndarray, k: int = 5) -> tuple[np.
     flat = _flat_codes(codes)
     if not isinstance(k, (int, np.integer)) or not 1 <= k <= len(flat):
         raise ValueError(f"k must be an integer from 1 to {len(flat)}. Received: k={k!r}")
-    query = np.asarray(code, dtype=np.float64).reshape(1, -1)
+    query = numeric(code, "The code", np.float64).reshape(1, -1)
     if query.shape[1] != flat.shape[1]:
         raise ValueError(f"Expected one code of {flat.shape[1]} values. Received: shape={np.shape(code)}")
     idx, dist = _nearest(flat, query, int(k))

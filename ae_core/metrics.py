@@ -1,29 +1,46 @@
 """Per-image quality metrics against the clean digit. Arrays are (N, 28, 28[, 1]) in [0, 1].
 
-Each function returns one value per image, shape (N,).
+Each function returns one value per image, shape (N,); one image (28, 28) counts as N = 1.
+`clean` and `recon` must hold the same number of images; NaN, inf or values outside [0, 1]
+raise a `ValueError` that says what was received.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.ndimage import uniform_filter
 
+from .checks import unit_range
+
 EPS = 1e-7  # Keras' epsilon: BCE matches keras.losses.binary_crossentropy
 
 
+def _pair(clean: np.ndarray, recon: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both checked (finite, in [0, 1], 784 pixels an image, as many images), as (N, 784).
+
+    `clean` becomes float64; `recon` keeps float32 precision (BCE clips it in float32, as Keras)."""
+    a = unit_range(clean, "clean images", np.float64)
+    b = unit_range(recon, "reconstructions", np.float64 if np.asarray(recon).dtype == np.float64 else np.float32)
+    if a.size % 784 or b.size % 784 or a.size != b.size or a.size == 0:
+        raise ValueError("Expected clean images and reconstructions of the same shape (N, 28, 28[, 1]). "
+                         f"Received: clean shape={a.shape}, recon shape={b.shape}")
+    return a.reshape(-1, 784), b.reshape(-1, 784)
+
+
 def _flat(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x.reshape(x.shape[0], -1)
+    return np.asarray(x, dtype=np.float64).reshape(-1, 784)
 
 
 def bce(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
     """Binary cross-entropy per image (the tutorial's loss), computed as Keras computes it."""
+    clean, recon = _pair(clean, recon)
     eps = np.float32(EPS)  # clip in float32, as Keras does, so exact 0s and 1s score the same
-    p = np.clip(np.asarray(recon, np.float32), eps, np.float32(1) - eps)
+    p = np.clip(recon.astype(np.float32), eps, np.float32(1) - eps)
     t, p = _flat(clean), _flat(p)
     return -(t * np.log(p) + (1 - t) * np.log(1 - p)).mean(axis=1)
 
 
 def mse(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
+    clean, recon = _pair(clean, recon)
     return ((_flat(clean) - _flat(recon)) ** 2).mean(axis=1)
 
 
@@ -34,8 +51,8 @@ def psnr(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
 
 def ssim(clean: np.ndarray, recon: np.ndarray, win_size: int = 7) -> np.ndarray:
     """Structural similarity, as skimage.metrics.structural_similarity(data_range=1) per image."""
-    a = np.asarray(clean, dtype=np.float64).reshape(-1, 28, 28)
-    b = np.asarray(recon, dtype=np.float64).reshape(-1, 28, 28)
+    clean, recon = _pair(clean, recon)
+    a, b = _flat(clean).reshape(-1, 28, 28), _flat(recon).reshape(-1, 28, 28)
     size = (1, win_size, win_size)
     ux, uy = uniform_filter(a, size), uniform_filter(b, size)
     uxx, uyy, uxy = uniform_filter(a * a, size), uniform_filter(b * b, size), uniform_filter(a * b, size)

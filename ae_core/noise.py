@@ -7,19 +7,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from .checks import unit_range
+
 KINDS = ("gaussian", "salt_pepper", "mask")
 
 
-def _check(x: np.ndarray, level: float) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    if not 0.0 <= float(level) <= 1.0 or not np.isfinite(level):
-        raise ValueError(f"Noise level must be in [0, 1]. Received: level={level}")
+def _check(x: np.ndarray, level: float, seed) -> np.ndarray:
+    """Images in [0, 1] shaped (..., 28, 28), (..., 28, 28, 1) or (..., 784); a level in [0, 1]."""
+    try:
+        ok = 0.0 <= float(level) <= 1.0
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or isinstance(level, (str, bytes)):
+        raise ValueError(f"Noise level must be a number in [0, 1]. Received: level={level!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer. Received: seed={seed!r}")
+    x = unit_range(x, "Images to corrupt")
+    if not (x.shape[-2:] == (28, 28) or x.shape[-3:] == (28, 28, 1) or x.shape[-1:] == (784,)):
+        raise ValueError("Images to corrupt must be shaped (..., 28, 28), (..., 28, 28, 1) or "
+                         f"(..., 784). Received: shape={x.shape}")
     return x
 
 
 def gaussian(x: np.ndarray, level: float, seed: int) -> np.ndarray:
     """The tutorial's noise: clip(x + level * N(0, 1), 0, 1)."""
-    x = _check(x, level)
+    x = _check(x, level, seed)
     rng = np.random.default_rng(seed)
     noisy = x + level * rng.standard_normal(x.shape, dtype=np.float32)
     return np.clip(noisy, 0.0, 1.0)
@@ -27,7 +39,7 @@ def gaussian(x: np.ndarray, level: float, seed: int) -> np.ndarray:
 
 def salt_pepper(x: np.ndarray, level: float, seed: int) -> np.ndarray:
     """A fraction `level` of the pixels set to 0 or 1 at random (half each)."""
-    x = _check(x, level)
+    x = _check(x, level, seed)
     rng = np.random.default_rng(seed)
     hit = rng.random(x.shape) < level
     salt = rng.random(x.shape) < 0.5
@@ -36,7 +48,7 @@ def salt_pepper(x: np.ndarray, level: float, seed: int) -> np.ndarray:
 
 def mask(x: np.ndarray, level: float, seed: int, block: int = 4) -> np.ndarray:
     """Random `block` x `block` squares blacked out until about a fraction `level` is covered."""
-    x = _check(x, level)
+    x = _check(x, level, seed)
     images = x.reshape(-1, 28, 28).copy()
     rng = np.random.default_rng(seed)
     cells = 28 // block

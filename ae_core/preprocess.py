@@ -16,6 +16,8 @@ import numpy as np
 from PIL import Image, ImageOps
 from scipy import ndimage
 
+from .checks import unit_range
+
 SIZE = 28  # output side
 BOX = 20  # the digit's longest side after fitting
 INK_LEVEL = 0.2  # a pixel brighter than this (0..1) counts as ink
@@ -64,8 +66,7 @@ def mnistify(ink: np.ndarray, min_ink_fraction: float = MIN_INK_FRACTION, trim: 
     """Crop, fit into 20x20 keeping the aspect ratio, and centre by centre of mass in 28x28.
 
     Args:
-        ink: (H, W) array, ink bright (1) on a dark (0) background; any float range is clipped
-            to [0, 1].
+        ink: (H, W) array of numbers in [0, 1], ink bright (1) on a dark (0) background.
         min_ink_fraction: below this share of ink pixels the image counts as empty.
         trim: share of the ink mass ignored at each side when cropping (keeps stray specks
             in photos from widening the box); 0 keeps every pixel.
@@ -75,8 +76,9 @@ def mnistify(ink: np.ndarray, min_ink_fraction: float = MIN_INK_FRACTION, trim: 
 
     Raises:
         EmptyImageError: when there is (almost) no ink.
+        ValueError: not a 2-D numeric array, NaN or inf, or values outside [0, 1].
     """
-    ink = np.clip(np.nan_to_num(np.asarray(ink, dtype=np.float32)), 0.0, 1.0)
+    ink = np.clip(unit_range(ink, "The ink image"), 0.0, 1.0)  # clip: float rounding only
     if ink.ndim != 2 or min(ink.shape) < 1:
         raise ValueError(f"Expected a 2-D ink image. Received: shape={ink.shape}")
     ink = np.where(ink >= INK_LEVEL * 0.5, ink, 0.0).astype(np.float32)  # drop faint haze
@@ -109,12 +111,19 @@ def from_canvas(rgba: np.ndarray) -> np.ndarray:
 
     Raises:
         EmptyImageError: when nothing (or only a dot) is drawn.
+        ValueError: not (H, W, 3|4), not 8-bit (uint8, or integers from 0 to 255).
     """
     if rgba is None:
         raise EmptyImageError("Nothing to read yet: draw a digit.")
     a = np.asarray(rgba)
-    if a.ndim != 3 or a.shape[2] not in (3, 4):
+    if a.ndim != 3 or a.shape[2] not in (3, 4) or min(a.shape) < 1:
         raise ValueError(f"Expected an (H, W, 4) RGBA canvas image. Received: shape={a.shape}")
+    if a.dtype != np.uint8:
+        if a.dtype.kind not in "iu":
+            raise ValueError(f"Expected an 8-bit (uint8) RGBA canvas image. Received: dtype={a.dtype}")
+        if a.min() < 0 or a.max() > 255:
+            raise ValueError("Expected 8-bit canvas values from 0 to 255. Received: values from "
+                             f"{a.min()} to {a.max()}")
     rgb = a[..., :3].astype(np.float32) / 255.0
     luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
     alpha = a[..., 3].astype(np.float32) / 255.0 if a.shape[2] == 4 else 1.0

@@ -35,9 +35,9 @@ class TrainConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or not 1 <= self.epochs <= MAX_EPOCHS:
             raise ValueError(f"epochs must be an integer from 1 to {MAX_EPOCHS}. Received: epochs={self.epochs!r}")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+        if isinstance(self.batch_size, bool) or not isinstance(self.batch_size, int) or self.batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer. Received: batch_size={self.batch_size!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}. Received: optimizer={self.optimizer!r}")
@@ -46,11 +46,11 @@ class TrainConfig:
         if self.loss not in LOSSES:
             raise ValueError(f"loss must be one of {LOSSES}. Received: loss={self.loss!r}")
         lr = self.learning_rate
-        if lr is not None and not (np.isfinite(lr) and lr > 0):
+        if lr is not None and (isinstance(lr, (bool, str)) or not (np.isfinite(lr) and lr > 0)):
             raise ValueError(f"learning_rate must be a positive number. Received: learning_rate={lr!r}")
         for name in ("noise_factor", "noise_max"):
             value = getattr(self, name)
-            if value is not None and not (np.isfinite(value) and 0.0 <= value <= 1.0):
+            if value is not None and (isinstance(value, (bool, str)) or not (np.isfinite(value) and 0.0 <= value <= 1.0)):
                 raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value!r}")
 
     @property
