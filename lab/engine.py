@@ -77,13 +77,16 @@ def prepare(autoencoder, *, key: str, name: str, title: str, kind: str, preset: 
     codes = np.asarray(autoencoder.encoder(inputs.reshape(-1, 28, 28, 1), training=False))
     summary = codes.mean(axis=-1) if codes.ndim == 4 else codes
     return LoadedModel(key, name, title, kind, preset, tuple(int(d) for d in codes.shape[1:]), probe,
-                       colour_range(codes), colour_range(summary), manifest or {}, path)
+                       colour_range(codes), colour_range(summary, from_zero=False), manifest or {}, path)
 
 
-def colour_range(values: np.ndarray) -> tuple[float, float]:
+def colour_range(values: np.ndarray, from_zero: bool = True) -> tuple[float, float]:
     """(low, high) for the grey scale: 0 to a high percentile for non-negative codes (black is
-    0), symmetric around 0 for signed ones (mid-grey is 0)."""
+    0), symmetric around 0 for signed ones (mid-grey is 0). With `from_zero=False` (a spatial
+    code's channel mean, never near 0), low is a low percentile instead, for contrast."""
     lo, hi = float(np.percentile(values, 1)), float(np.percentile(values, 99.5))
+    if not from_zero:
+        return (lo, hi if hi > lo else lo + 1.0)
     if lo >= 0 or -lo < 0.05 * hi:
         lo = 0.0
     else:

@@ -25,6 +25,8 @@ def _progress_callback(job: "Job"):
     class Progress(keras.callbacks.Callback):
         """Epoch and batch progress plus the loss curves, written into `job` (read by the page)."""
 
+        async_safe = True  # the batch hook only counts batches: Keras need not wait for its logs
+
         def on_train_begin(self, logs=None):
             job.steps = int(self.params.get("steps") or 0)
 

@@ -1,6 +1,7 @@
 """The results column: choose models, see each one's code and reconstruction, or what is broken."""
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import streamlit as st
@@ -20,11 +21,12 @@ def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
 
     present = store.list_models(settings.pretrained_dir)
     ordered = [n for n in PRESETS if n in present] + [n for n in present if n not in PRESETS]
-    labels = {f"pretrained:{n}": PRESETS[n].title if n in PRESETS else n for n in ordered}
+    # Short names keep the chips on one line; each row shows the full title.
+    labels = {f"pretrained:{n}": n for n in ordered}
     for n in store.list_models(settings.models_dir):
         labels[f"saved:{n}"] = f"{n} (saved)"
     for key, m in training_view.session_models().items():
-        labels[key] = m.loaded.title
+        labels[key] = m.loaded.name + " (unsaved)"
     missing = [n for n in PRESETS if n not in present]
     return labels, missing
 
@@ -42,8 +44,8 @@ def chooser(labels: dict[str, str]) -> list[str]:
     st.session_state["models"] = [k for k in selected if k in labels]
     return st.multiselect("Models to show", options, key="models", format_func=labels.get,
                           placeholder="Choose one or more models",
-                          help="The tutorial's two models, the improved presets and any saved or "
-                               "retrained versions.")
+                          help="dense_seed and conv_seed are the tutorial's models; dense_deep and "
+                               "conv_denoiser are improved ones; saved and retrained versions follow.")
 
 
 def load(settings: Settings, keys: list[str]) -> tuple[list[engine.LoadedModel], list[engine.LoadFailure]]:
@@ -102,6 +104,25 @@ def _metrics_line(m: dict[str, float]) -> str:
             f"SSIM {m['ssim']:.2f}")
 
 
+def _preset(model: engine.LoadedModel):
+    from ae_core.presets import PRESETS
+
+    return PRESETS.get(model.preset or "")
+
+
+def _about(model: engine.LoadedModel) -> str:
+    preset = _preset(model)
+    return preset.description if preset else model.name
+
+
+def _kind(model: engine.LoadedModel) -> str:
+    """A few words on what the model was trained for: why a plain autoencoder struggles with noise."""
+    preset = _preset(model)
+    if preset is None:
+        return ""
+    return "denoiser" if preset.denoiser else "trained on clean digits"
+
+
 def _code_title(model: engine.LoadedModel) -> str:
     shape = "×".join(str(d) for d in model.code_shape)
     if model.spatial:
@@ -123,7 +144,8 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
     show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
     for out in result.outputs:
         model = out.model
-        st.markdown(f"<div class='row-title'><b>{model.title}</b><span>{_metrics_line(out.metrics)}</span></div>",
+        st.markdown(f"<div class='row-title'><b title='{html.escape(_about(model), quote=True)}'>{html.escape(model.title)}"
+                    f"</b><i>{_kind(model)}</i><span>{_metrics_line(out.metrics)}</span></div>",
                     unsafe_allow_html=True)
         code = figures.code_panel(out.code, model.summary_range, _code_title(model))
         recon = figures.image_panel(out.recon, "Reconstruction")

@@ -6,6 +6,8 @@ CSS = """
 .block-container {padding: 1.6rem 1.6rem 1rem 1.6rem; max-width: 1400px;}
 .row-title {display: flex; justify-content: space-between; align-items: baseline; gap: 0.8rem;
             flex-wrap: wrap; margin: 0.1rem 0 -0.6rem 0; font-size: 0.95rem;}
+.row-title b {cursor: help;}
+.row-title i {color: #7a7f8f; font-size: 0.8rem; font-style: normal; margin-right: auto; margin-left: -0.4rem;}
 .row-title span {color: #5b6070; font-size: 0.85rem; font-variant-numeric: tabular-nums;}
 [data-testid="stSidebar"] h2 {font-size: 1.25rem;}
 /* Reruns take tens of milliseconds: no fade-out of "stale" elements (it only costs repaints). */
