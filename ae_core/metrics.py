@@ -19,7 +19,7 @@ def _pair(clean: np.ndarray, recon: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 
     `clean` becomes float64; `recon` keeps float32 precision (BCE clips it in float32, as Keras)."""
     a = unit_range(clean, "clean images", np.float64)
-    b = unit_range(recon, "reconstructions", np.float64 if np.asarray(recon).dtype == np.float64 else np.float32)
+    b = unit_range(recon, "reconstructions", np.float64 if getattr(recon, "dtype", None) == np.float64 else np.float32)
     if a.size % 784 or b.size % 784 or a.size != b.size or a.size == 0:
         raise ValueError("Expected clean images and reconstructions of the same shape (N, 28, 28[, 1]). "
                          f"Received: clean shape={a.shape}, recon shape={b.shape}")

@@ -10,6 +10,7 @@ Every function returns float32 in [0, 1] with shape (28, 28). Bad input raises a
 from __future__ import annotations
 
 import io
+import struct
 import warnings
 
 import numpy as np
@@ -27,6 +28,11 @@ MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (co
 MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
+
+
+# What Pillow's decoders raise on damaged files (a truncated header is an OSError, a bad chunk a
+# SyntaxError or struct.error, ...): all become BrokenImageError.
+DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, struct.error, IndexError, ZeroDivisionError)
 
 
 class ImageInputError(ValueError):
@@ -149,13 +155,16 @@ def _open(data: bytes) -> Image.Image:
         except Image.UnidentifiedImageError:
             raise NotAnImageError("This file is not a PNG or JPEG image. Upload a photo or scan of a "
                                   "handwritten digit.") from None
+        except DECODE_ERRORS as exc:  # recognised, but the header is damaged or cut short
+            raise BrokenImageError(f"The image could not be decoded (it may be truncated or corrupt: "
+                                   f"{str(exc)[:120]}). Try saving it again.") from None
     if img.width * img.height > MAX_PIXELS:
         raise ImageTooLargeError(f"The image is {img.width}x{img.height} pixels; the limit is "
                                  f"{MAX_PIXELS / 1e6:.0f} megapixels. Upload a smaller photo.")
     try:
         img.draft("L", (WORK_SIDE * 2, WORK_SIDE * 2))  # JPEG: decode at reduced size, fast
         img.load()
-    except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
+    except (*DECODE_ERRORS, Image.DecompressionBombError) as exc:
         raise BrokenImageError(f"The {img.format} file could not be decoded (it may be truncated or "
                                f"corrupt: {str(exc)[:120]}). Try saving it again.") from None
     return img
@@ -180,7 +189,7 @@ def from_image_bytes(data: bytes) -> np.ndarray:
         img = img.convert("L")
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
         gray = np.asarray(img, dtype=np.float32) / 255.0
-    except (OSError, ValueError) as exc:
+    except DECODE_ERRORS as exc:
         raise BrokenImageError(f"The image could not be read ({str(exc)[:120]}). Try saving it "
                                "again as PNG or JPEG.") from None
     return mnistify(ink_from_photo(gray), min_ink_fraction=MIN_INK_FRACTION_PHOTO, trim=0.002)

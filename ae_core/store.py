@@ -159,7 +159,12 @@ def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
         **(extra or {}),
     }
     text = json.dumps(manifest, indent=2, allow_nan=False, default=float)
-    _atomic_write_bytes(manifest_path, lambda tmp: tmp.write_text(text))
+    try:
+        _atomic_write_bytes(manifest_path, lambda tmp: tmp.write_text(text))
+    except BaseException:  # not committed: the new model file is an orphan (and takes disk space)
+        if model_file != old_model_file:
+            (folder / model_file).unlink(missing_ok=True)
+        raise
     if old_model_file and old_model_file != model_file:
         (folder / Path(old_model_file).name).unlink(missing_ok=True)
     return manifest_path
