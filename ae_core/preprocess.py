@@ -186,6 +186,10 @@ def from_image_bytes(data: bytes) -> np.ndarray:
             rgba = img.convert("RGBA")
             paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent -> paper
             img = Image.alpha_composite(paper, rgba)
+        if img.mode in ("I", "F") or img.mode.startswith("I;16"):  # 16-bit (or 32-bit) greyscale:
+            wide = np.asarray(img, dtype=np.float32)  # convert("L") would clip it to white, not scale it
+            peak = 255.0 if wide.max() <= 255 else 65535.0
+            img = Image.fromarray(np.round(np.clip(wide / peak, 0, 1) * 255).astype(np.uint8))
         img = img.convert("L")
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
         gray = np.asarray(img, dtype=np.float32) / 255.0
