@@ -248,6 +248,32 @@ def test_any_upload_becomes_a_digit_or_a_documented_error(mode, fmt, w, h, paper
     _check_digit(x)
 
 
+def test_every_odd_upload_gets_its_documented_outcome():
+    from tests.reliability_support import uploads
+
+    for case, (_, data, expected) in uploads().items():
+        try:
+            x = preprocess.from_image_bytes(data)
+            outcome = "digit"
+        except preprocess.ImageInputError as exc:
+            outcome = type(exc).__name__
+        assert outcome.startswith(expected), (case, outcome)
+        if outcome == "digit":
+            _check_digit(x)
+
+
+def test_a_16_bit_png_reads_like_its_8_bit_copy():
+    """Pillow's convert('L') clips 16-bit pixels to white instead of scaling them (found here)."""
+    img = Image.new("L", (120, 120), 230)
+    ImageDraw.Draw(img).line([(30, 20), (90, 20), (50, 100)], fill=20, width=9)
+    eight = io.BytesIO()
+    img.save(eight, format="PNG")
+    sixteen = io.BytesIO()
+    Image.fromarray(np.asarray(img, np.uint16) * 257).save(sixteen, format="PNG")
+    np.testing.assert_allclose(preprocess.from_image_bytes(sixteen.getvalue()),
+                               preprocess.from_image_bytes(eight.getvalue()), atol=0.01)
+
+
 # --- a full or read-only disk on save: a clear error, nothing lost -------------------------
 
 def _saved_pair(folder: Path):

@@ -1,0 +1,287 @@
+"""Shared by the reliability tests and benchmarks/reliability.py: the kill campaign, bad inputs.
+
+Kill campaign. A models folder holds `dense_seed` (a copy of the shipped one, or an untrained
+stand-in) and `other`. A real Python process ("zygote") imports Keras once, builds a few models
+with different weights, then forks one child per trial; each child saves over `dense_seed` and is
+killed with SIGKILL, either by itself at an exact step of `store.save` (before or after each
+rename and fsync) or by the zygote after a random delay while it saves in a loop. A separate,
+fresh process is killed at a random moment while it trains. After every kill the folder is checked:
+`other` is byte-identical; `dense_seed` loads, and is either byte-identical to before (manifest and
+model file) or a complete new save; `list_models` lists exactly the two names.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+HOOK_POINTS = (
+    "keras-write",  # inside Keras' write of the staged model (its first zip entry)
+    "model-fsync",  # the staged model written, before fsync
+    "model-rename",  # before the model file is renamed to NAME-<hash>.keras
+    "manifest-fsync",  # the new model in place, the manifest's temp file written, before fsync
+    "manifest-rename",  # before the manifest replace (the commit point)
+    "after-commit",  # after the manifest replace, before the old model file is removed
+)
+
+ZYGOTE = r'''
+import json, os, random, signal, sys, time, zipfile
+sys.path.insert(0, sys.argv[1])
+folder, n_models = sys.argv[2], int(sys.argv[3])
+from ae_core import models, store
+import keras
+spec = models.DenseSpec()
+pool = []
+for i in range(n_models):
+    keras.utils.set_random_seed(1000 + i)
+    pool.append(models.build(spec))
+
+def die():
+    os.kill(os.getpid(), signal.SIGKILL)
+
+def hook(point):
+    """SIGKILL this process at `point` of store.save."""
+    counts = {"replace": 0, "fsync": 0}
+    real_replace, real_fsync, real_write = os.replace, os.fsync, zipfile.ZipFile.writestr
+    def replace(src, dst):
+        counts["replace"] += 1
+        n = counts["replace"]  # 1: Keras staging, 2: model -> NAME-hash.keras, 3: manifest
+        if (point == "model-rename" and n == 2) or (point == "manifest-rename" and n == 3):
+            die()
+        real_replace(src, dst)
+        if point == "after-commit" and n == 3:
+            die()
+    def fsync(fd):
+        counts["fsync"] += 1
+        if (point == "model-fsync" and counts["fsync"] == 1) or (point == "manifest-fsync" and counts["fsync"] == 2):
+            die()
+        real_fsync(fd)
+    def writestr(self, *a, **k):
+        real_write(self, *a, **k)
+        if point == "keras-write":
+            die()
+    os.replace, os.fsync, zipfile.ZipFile.writestr = replace, fsync, writestr
+
+print("READY", flush=True)
+for line in sys.stdin:
+    cmd, arg = line.split()
+    started = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        if cmd == "hook":
+            hook(arg)
+            store.save(pool[0], spec, folder, "dense_seed")
+            os._exit(0)  # the hook was never reached
+        i = 0
+        while True:  # "random": save until killed from outside
+            store.save(pool[i % len(pool)], spec, folder, "dense_seed")
+            i += 1
+            with open(os.path.join(folder, ".saves.log"), "a") as f:
+                f.write("saved\n")
+    if cmd == "random":
+        time.sleep(float(arg))
+        os.kill(pid, signal.SIGKILL)
+    _, status = os.waitpid(pid, 0)
+    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
+    print(json.dumps({"cmd": cmd, "arg": arg, "signal": sig, "seconds": time.perf_counter() - started}), flush=True)
+'''
+
+TRAINER = r'''
+import sys
+sys.path.insert(0, sys.argv[1])
+import keras
+from ae_core import models, store, training
+from tests.helpers import tiny
+
+class Tell(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        print("TRAINING", flush=True)
+
+config = training.TrainConfig(epochs=200, batch_size=32)
+r = training.train(models.DenseSpec(), config, tiny(2048, 256), callbacks=[Tell()])
+store.save(r.model, models.DenseSpec(), sys.argv[2], "dense_seed", train_config=config)
+print("SAVED", flush=True)
+'''
+
+
+def make_store(folder: Path) -> dict[str, bytes]:
+    """`dense_seed` (the shipped one if present) and `other` in `folder`; returns their bytes."""
+    from ae_core import models, store
+
+    folder.mkdir(parents=True, exist_ok=True)
+    shipped = ROOT / "pretrained" / "dense_seed.json"
+    if shipped.is_file():
+        manifest = json.loads(shipped.read_text())
+        shutil.copy2(shipped, folder / "dense_seed.json")  # a copy: pretrained/ is never touched
+        shutil.copy2(shipped.parent / manifest["model_file"], folder / manifest["model_file"])
+    else:
+        store.save(models.build(models.DenseSpec()), models.DenseSpec(), folder, "dense_seed")
+    store.save(models.build(models.DenseSpec(code_size=8)), models.DenseSpec(code_size=8), folder, "other")
+    return snapshot(folder)
+
+
+def snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
+
+
+def check_store(folder: Path, original: dict[str, bytes]) -> str:
+    """Raise AssertionError unless the folder survived; returns 'unchanged' or 'new save'."""
+    from ae_core import store
+
+    assert store.list_models(folder) == ["dense_seed", "other"], store.list_models(folder)
+    now = snapshot(folder)
+    other_file = json.loads(original["other.json"])["model_file"]
+    assert now["other.json"] == original["other.json"] and now[other_file] == original[other_file]
+    store.load(folder, "other")
+    loaded = store.load(folder, "dense_seed")  # checks the checksum, the spec and the code shape
+    if now["dense_seed.json"] == original["dense_seed.json"]:
+        model_file = json.loads(original["dense_seed.json"])["model_file"]
+        assert now[model_file] == original[model_file], "the old model file changed"
+        return "unchanged"
+    assert loaded.manifest["model_file"] in now
+    return "new save"
+
+
+class Zygote:
+    """One Keras process that forks a child per trial (a fresh import per kill would take ~8 s)."""
+
+    def __init__(self, folder: Path, n_models: int = 4):
+        self.proc = subprocess.Popen([PY, "-c", ZYGOTE, str(ROOT), str(folder), str(n_models)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        line = self.proc.stdout.readline()
+        if line.strip() != "READY":
+            self.close()
+            raise RuntimeError(f"the kill-test process did not start: {line!r}")
+
+    def trial(self, cmd: str, arg: str) -> dict:
+        self.proc.stdin.write(f"{cmd} {arg}\n")
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def kill_during_training(folder: Path, delay: float, timeout: float = 120.0) -> dict:
+    """Start a real training process on `folder` and SIGKILL it `delay` s after training starts."""
+    proc = subprocess.Popen([PY, "-c", TRAINER, str(ROOT), str(folder)], stdout=subprocess.PIPE, text=True,
+                            cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    try:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line or line.strip() == "TRAINING":
+                break
+        time.sleep(delay)
+        alive = proc.poll() is None
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(30)
+        return {"cmd": "train", "arg": f"{delay:.2f}", "signal": -proc.returncode if alive else 0}
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+# --- bad inputs for the app ----------------------------------------------------------------
+
+def canvas_png(kind: str, size: int = 280, seed: int = 0) -> bytes:
+    """A canvas drawing (white on black RGBA PNG, as the component sends it) of an odd kind."""
+    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
+    d = ImageDraw.Draw(img)
+    white = (255, 255, 255, 255)
+    if kind == "single dot":
+        d.ellipse((139, 139, 141, 141), fill=white)
+    elif kind == "all filled":
+        d.rectangle((0, 0, size, size), fill=white)
+    elif kind == "strokes on the border":
+        d.rectangle((0, 0, size - 1, size - 1), outline=white, width=22)
+    elif kind == "tiny digit in a corner":
+        d.line([(4, 4), (22, 4), (10, 26)], fill=white, width=3)
+    elif kind == "hundreds of strokes":
+        rng = np.random.default_rng(seed)
+        for _ in range(400):
+            pts = [tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(3)]
+            d.line(pts, fill=white, width=int(rng.integers(2, 30)))
+    elif kind == "transparent background":
+        img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
+        ImageDraw.Draw(img).line([(70, 60), (200, 60), (130, 230)], fill=white, width=22)
+    elif kind != "empty":
+        raise ValueError(f"Unknown canvas kind. Received: kind={kind!r}")
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+CANVASES = ("empty", "single dot", "all filled", "strokes on the border", "tiny digit in a corner",
+            "hundreds of strokes", "transparent background")
+
+
+def _png(img: Image.Image, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    img.save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def _digit(mode: str = "L", size=(300, 300), paper=235, ink=25) -> Image.Image:
+    img = Image.new("L", size, paper)
+    w, h = size
+    ImageDraw.Draw(img).line([(w * 0.3, h * 0.2), (w * 0.7, h * 0.2), (w * 0.45, h * 0.85)], fill=ink,
+                             width=max(2, min(size) // 15))
+    return img if mode == "L" else img.convert(mode)
+
+
+def bomb_png(width: int = 30000, height: int = 30000) -> bytes:
+    """A 100-byte PNG that declares width x height pixels: a decompression bomb."""
+    import struct
+    import zlib
+
+    def chunk(kind, payload):
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100))
+            + chunk(b"IEND", b""))
+
+
+def uploads() -> dict[str, tuple[str, bytes, str]]:
+    """Name -> (file name, bytes, expected outcome: 'digit' or the start of the error's class name)."""
+    rgba = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(rgba).line([(60, 40), (150, 40), (90, 170)], fill=(10, 10, 10, 255), width=14)
+    sixteen = Image.fromarray(np.asarray(_digit(), np.uint16) * 257)
+    png = _png(_digit())
+    return {
+        "not an image": ("scan.png", b"\x00\x01binary junk" * 50, "NotAnImage"),
+        "truncated PNG": ("cut.png", png[: len(png) // 2], "BrokenImage"),
+        "truncated PNG header": ("header.png", png[:40], "NotAnImage"),
+        "renamed text file": ("digit.png", b"My favourite digit is 7.\n" * 20, "NotAnImage"),
+        "decompression bomb": ("bomb.png", bomb_png(), "ImageTooLarge"),
+        "over the size cap": ("big.png", b"\x89PNG\r\n\x1a\n" + bytes(8_000_001), "ImageTooLarge"),
+        "1x1": ("dot.png", _png(Image.new("L", (1, 1), 0)), "EmptyImage"),
+        "RGBA, transparent paper": ("rgba.png", _png(rgba), "digit"),
+        "16-bit greyscale": ("sixteen.png", _png(sixteen), "digit"),
+        "palette": ("palette.png", _png(_digit("RGB").convert("P", palette=Image.Palette.ADAPTIVE)), "digit"),
+        "greyscale JPEG": ("grey.jpg", _png(_digit(), "JPEG"), "digit"),
+        "all white": ("white.png", _png(Image.new("L", (200, 200), 255)), "EmptyImage"),
+        "all black": ("black.png", _png(Image.new("L", (200, 200), 0)), "EmptyImage"),
+        "very wide": ("wide.png", _png(_digit(size=(6000, 40))), "digit"),
+        "very tall": ("tall.png", _png(_digit(size=(30, 5000))), "digit"),
+        "HTML in the file name": ("<img src=x onerror=alert(1)>.png", b"<script>alert(1)</script>", "NotAnImage"),
+    }
