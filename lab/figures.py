@@ -7,6 +7,7 @@ without a second validation pass (see benchmarks/app_latency.py for the figures)
 from __future__ import annotations
 
 import base64
+import html
 import io
 import os
 
@@ -94,11 +95,16 @@ def code_panel(code: np.ndarray, code_range: tuple[float, float], title: str) ->
             "hover": "code[%{customdata}] = %{z:.3f}<extra></extra>"}
 
 
-def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | None = None) -> PrebuiltFigure:
-    """One figure, panels side by side left to right, square pixels, titles above, no axes."""
+def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | None = None,
+                  titles: bool = True) -> PrebuiltFigure:
+    """One figure, panels side by side left to right, square pixels, no axes.
+
+    With `titles=False` the panel titles are left to the page (`panel_titles_html`): Plotly
+    measures annotation text in the browser, which costs more than drawing the images.
+    """
     widths = widths or [1.0] * len(panels)
     total = sum(widths) + PANEL_GAP * (len(panels) - 1)
-    data, annotations, shapes, layout = [], [], [], {}
+    data, annotations, layout = [], [], {}
     x0 = 0.0
     for i, (panel, w) in enumerate(zip(panels, widths)):
         suffix = "" if i == 0 else str(i + 1)
@@ -117,18 +123,24 @@ def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | N
                                     "constrain": "domain"}
         layout["yaxis" + suffix] = {"visible": False, "fixedrange": True, "autorange": "reversed",
                                     "scaleanchor": "x" + suffix, "scaleratio": 1, "constrain": "domain"}
-        shapes.append({"type": "rect", "xref": f"x{suffix} domain", "yref": f"y{suffix} domain",
-                       "x0": 0, "x1": 1, "y0": 0, "y1": 1, "line": {"color": "#c9ccd6", "width": 1},
-                       "layer": "above"})
-        annotations.append({"text": panel["title"], "x": (x0 + x1) / 2, "y": 1.0, "xref": "paper",
-                            "yref": "paper", "xanchor": "center", "yanchor": "bottom",
-                            "showarrow": False, "font": {"size": 12}})
+        if titles:
+            annotations.append({"text": panel["title"], "x": (x0 + x1) / 2, "y": 1.0, "xref": "paper",
+                                "yref": "paper", "xanchor": "center", "yanchor": "bottom",
+                                "showarrow": False, "font": {"size": 12}})
         x0 = x1 + PANEL_GAP / total
-    layout.update({"height": height, "margin": {"l": 2, "r": 2, "t": 22, "b": 2},
-                   "annotations": annotations, "shapes": shapes, "showlegend": False, "dragmode": False,
+    layout.update({"height": height, "margin": {"l": 2, "r": 2, "t": 22 if titles else 2, "b": 2},
+                   "annotations": annotations, "showlegend": False, "dragmode": False,
                    "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": FONT,
                    "hoverlabel": {"font": {"size": 12}}})
     return PrebuiltFigure({"data": data, "layout": layout})
+
+
+def panel_titles_html(titles: list[str]) -> str:
+    """The titles of a `panels_figure(..., titles=False)` row, as a grid that lines up with it."""
+    gap = 100 * PANEL_GAP / (len(titles) + PANEL_GAP * (len(titles) - 1))
+    cells = "".join(f"<span>{html.escape(t)}</span>" for t in titles)
+    return (f"<div class='panel-titles' style='grid-template-columns: repeat({len(titles)}, 1fr); "
+            f"column-gap: {gap:.2f}%'>{cells}</div>")
 
 
 def channel_grid(code: np.ndarray, columns: int = 8) -> tuple[np.ndarray, np.ndarray]:

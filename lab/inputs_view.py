@@ -66,8 +66,8 @@ def draw_ui() -> Digit | None:
                        return_image_data=True, key="canvas")
     raw = result.image_bytes
     if not raw:
-        st.info("Draw a digit in the black square with your mouse or finger. Until then, the "
-                "models show an example digit.", icon=":material/draw:")
+        st.caption(":material/draw: Draw a digit in the black square with your mouse or finger. "
+                   "Until then, the models show an example.")
         return example()
     value = _cached("_canvas_digit", raw, _canvas_to_digit)
     if isinstance(value, preprocess.ImageInputError):
@@ -111,13 +111,28 @@ def upload_ui() -> Digit | None:
                             key="upload", help="Dark ink on light paper works; the digit is found, "
                             "inverted and centred like MNIST's.")
     if file is None:
-        st.info("Upload a PNG or JPEG of a single handwritten digit.", icon=":material/upload:")
+        st.caption(":material/upload: Upload a PNG or JPEG of a single handwritten digit. Until "
+                   "then, the models show an example.")
         return example()
-    value = _cached("_upload_digit", file.getvalue(), preprocess.from_image_bytes)
+    value = _cached("_upload_digit", file.getvalue(), _upload_to_digit)
     if isinstance(value, preprocess.ImageInputError):
         st.error(f"**{file.name}**: {value}", icon=":material/error:")
         return None
-    return Digit(value, f"{file.name}, converted to a 28×28 MNIST-style digit")
+    digit, thumbnail = value
+    st.image(thumbnail, width=140, caption="your photo; the models see the 28×28 version →")
+    return Digit(digit, f"{file.name}, converted to a 28×28 MNIST-style digit")
+
+
+def _upload_to_digit(raw: bytes) -> tuple[np.ndarray, bytes]:
+    """The 28x28 digit and a small PNG preview (so reruns never resend a large photo)."""
+    from PIL import Image, ImageOps
+
+    digit = preprocess.from_image_bytes(raw)  # checks size, format and integrity first
+    img = ImageOps.exif_transpose(Image.open(io.BytesIO(raw)))
+    img.thumbnail((280, 280))
+    buf = io.BytesIO()
+    img.convert("RGB").save(buf, format="PNG")
+    return digit, buf.getvalue()
 
 
 def input_ui() -> Digit | None:

@@ -11,7 +11,7 @@ from .inputs_view import Digit, NoiseChoice
 from .settings import Settings
 
 DEFAULT_MODELS = ("pretrained:dense_seed", "pretrained:conv_seed")
-ROW_HEIGHT = 168
+ROW_HEIGHT = 148
 
 
 def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
@@ -138,18 +138,21 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
     noisy = figures.image_panel(result.noisy, "Noisy input")
     st.caption(f"Input: {digit.caption}. Noisy input vs clean: {_metrics_line(result.noisy_metrics)}.")
     if not models:
-        st.plotly_chart(figures.panels_figure([clean, noisy], ROW_HEIGHT, widths=[1, 1]), key="input_only",
-                        config=figures.CONFIG, theme=None)
+        st.markdown(figures.panel_titles_html([clean["title"], noisy["title"]]), unsafe_allow_html=True)
+        st.plotly_chart(figures.panels_figure([clean, noisy], ROW_HEIGHT, widths=[1, 1], titles=False),
+                        key="input_only", config=figures.CONFIG, theme=None)
         return
     show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
     for out in result.outputs:
         model = out.model
-        st.markdown(f"<div class='row-title'><b title='{html.escape(_about(model), quote=True)}'>{html.escape(model.title)}"
-                    f"</b><i>{_kind(model)}</i><span>{_metrics_line(out.metrics)}</span></div>",
-                    unsafe_allow_html=True)
         code = figures.code_panel(out.code, model.summary_range, _code_title(model))
         recon = figures.image_panel(out.recon, "Reconstruction")
-        st.plotly_chart(figures.panels_figure([clean, noisy, code, recon], ROW_HEIGHT), key=f"row_{model.key}",
+        panels = [clean, noisy, code, recon]
+        st.markdown(f"<div class='row-title'><b title='{html.escape(_about(model), quote=True)}'>"
+                    f"{html.escape(model.title)}</b><i>{_kind(model)}</i><span>{_metrics_line(out.metrics)}"
+                    f"</span></div>" + figures.panel_titles_html([p["title"] for p in panels]),
+                    unsafe_allow_html=True)
+        st.plotly_chart(figures.panels_figure(panels, ROW_HEIGHT, titles=False), key=f"row_{model.key}",
                         config=figures.CONFIG, theme=None)
         if show_channels and model.spatial:
             st.plotly_chart(figures.channels_figure(out.code, model.code_range,
