@@ -135,7 +135,7 @@ def test_upload_a_photo_of_a_digit(env):
     at.file_uploader(key="upload").set_value(("seven.jpg", photo_bytes(), "image/jpeg")).run()
     assert_clean(at)
     assert "seven.jpg, converted" in texts(at)
-    assert at.get("imgs"), "a small preview of the photo is shown"
+    assert at.get("image"), "a small preview of the photo is shown"
     clean = z(rows(at)["pretrained:dense_seed"], 0)
     np.testing.assert_allclose(clean, preprocess.from_image_bytes(photo_bytes()), atol=0.5 / 255 + 1e-6)
 
