@@ -285,3 +285,172 @@ def uploads() -> dict[str, tuple[str, bytes, str]]:
         "very tall": ("tall.png", _png(_digit(size=(30, 5000))), "digit"),
         "HTML in the file name": ("<img src=x onerror=alert(1)>.png", b"<script>alert(1)</script>", "NotAnImage"),
     }
+
+
+# --- load: many browser sessions drawing and moving the slider while another trains ----------
+
+CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+SLIDER = '[data-testid="stSlider"]:has([aria-label="Noise level"]) input[type="range"]'
+# Every picture (image or heatmap trace: an SVG <image>) on the page; a new input or noise changes it.
+SIGNATURE = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] svg image'))
+  .map(im => (im.getAttribute('href') || im.getAttribute('xlink:href') || '').slice(-64)).join('|')"""
+READY = """() => document.querySelectorAll('[data-testid="stPlotlyChart"] svg image').length >= 4"""
+PAGE_ERRORS = """() => document.querySelectorAll('[data-testid="stException"]').length +
+  Array.from(document.querySelectorAll('[data-testid="stAlert"]')).filter(
+    a => a.innerText.includes('Something went wrong')).length"""
+
+
+async def _user(browser, url: str, index: int, clock: dict, out: dict, interaction_timeout: float) -> None:
+    """One visitor: draws a stroke or moves the noise slider, waits for the new pictures, pauses."""
+    import asyncio
+    import random
+
+    rng = random.Random(index)
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    page.on("pageerror", lambda exc: out["errors"].append(f"user {index}: page error {exc}"))
+    try:
+        await page.goto(url, timeout=180_000)
+        await page.locator(CANVAS).wait_for(timeout=180_000)
+        await page.wait_for_function(READY, timeout=180_000)
+        out["ready"] += 1
+        box = await page.locator(CANVAS).bounding_box()
+        direction, value = "ArrowRight", 0.5
+        while clock["phase"] != "done":
+            phase = clock["phase"]
+            before = await page.evaluate(SIGNATURE)
+            kind = "draw" if rng.random() < 0.5 else "slider"
+            start = time.perf_counter()
+            if kind == "draw":
+                # A short stroke somewhere new: it always adds readable ink and moves the digit's box
+                # (long strokes soon fill the canvas, and then a new one changes nothing).
+                x0, y0 = box["x"] + rng.uniform(20, 220), box["y"] + rng.uniform(20, 220)
+                await page.mouse.move(x0, y0)
+                await page.mouse.down()
+                await page.mouse.move(x0 + rng.uniform(30, 50), y0 + rng.uniform(-20, 40), steps=5)
+                await page.mouse.up()
+            else:
+                slider = page.locator(SLIDER)
+                await slider.focus()
+                if value >= 0.95:  # our own count of the steps (0.05 each) from the default 0.5
+                    direction = "ArrowLeft"
+                elif value <= 0.05:
+                    direction = "ArrowRight"
+                await page.keyboard.press(direction)
+                value += 0.05 if direction == "ArrowRight" else -0.05
+            try:
+                await page.wait_for_function(f"() => ({SIGNATURE})() !== {json.dumps(before)}",
+                                             timeout=interaction_timeout * 1000)
+                if phase == clock["phase"]:  # an interaction that straddles two phases is not counted
+                    out["latency"].setdefault(phase, {}).setdefault(kind, []).append(time.perf_counter() - start)
+            except Exception as exc:  # noqa: BLE001 - a timeout is an error of the campaign
+                out["errors"].append(f"user {index}: {kind} got no new picture in {interaction_timeout:.0f} s "
+                                     f"({type(exc).__name__})")
+            bad = await page.evaluate(PAGE_ERRORS)
+            if bad:
+                out["errors"].append(f"user {index}: {bad} exception(s) or error message(s) on the page")
+                break
+            await asyncio.sleep(rng.uniform(0.4, 1.2))
+    except Exception as exc:  # noqa: BLE001
+        out["errors"].append(f"user {index}: {type(exc).__name__}: {str(exc)[:200]}")
+    finally:
+        await context.close()
+
+
+async def _trainer(browser, url: str, clock: dict, out: dict, epochs: int) -> None:
+    """Another visitor who starts a long training run from the sidebar, then cancels it."""
+    context = await browser.new_context(viewport={"width": 1280, "height": 900})
+    page = await context.new_page()
+    try:
+        await page.goto(url, timeout=180_000)
+        await page.wait_for_function(READY, timeout=180_000)
+        while clock["phase"] == "warmup" or clock["phase"] == "idle":
+            await _sleep(0.2)
+        epochs_box = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input').first
+        await epochs_box.fill(str(epochs))
+        await epochs_box.press("Enter")
+        await page.wait_for_timeout(500)
+        await page.locator('[data-testid="stSidebar"] button:has-text("Train")').first.click()
+        await page.locator('[data-testid="stSidebar"] [data-testid="stProgress"]').wait_for(timeout=60_000)
+        out["training_started"] = time.perf_counter()
+        clock["training"] = True
+        while clock["phase"] not in ("done", "after"):
+            await _sleep(0.2)
+        out["training_still_running"] = await page.locator(
+            '[data-testid="stSidebar"] [data-testid="stProgress"]').count() > 0
+        cancel = page.locator('[data-testid="stSidebar"] button:has-text("Cancel")')
+        if await cancel.count():
+            await cancel.first.click()
+    except Exception as exc:  # noqa: BLE001
+        out["errors"].append(f"trainer: {type(exc).__name__}: {str(exc)[:200]}")
+        clock["training"] = True  # let the campaign go on (the error is counted)
+    finally:
+        await context.close()
+
+
+async def _sleep(seconds: float) -> None:
+    import asyncio
+
+    await asyncio.sleep(seconds)
+
+
+async def _campaign(url: str, users: int, idle_s: float, train_s: float, epochs: int,
+                    interaction_timeout: float) -> dict:
+    import asyncio
+
+    from playwright.async_api import async_playwright
+
+    from tests.app_support import CHROMIUM, CHROMIUM_ARGS
+
+    clock = {"phase": "warmup", "training": False}
+    out = {"latency": {}, "errors": [], "ready": 0}
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            tasks = [asyncio.create_task(_user(browser, url, i, clock, out, interaction_timeout))
+                     for i in range(users)]
+            tasks.append(asyncio.create_task(_trainer(browser, url, clock, out, epochs)))
+            deadline = time.perf_counter() + 240
+            while out["ready"] < users and time.perf_counter() < deadline and not all(t.done() for t in tasks[:-1]):
+                await asyncio.sleep(0.2)
+            out["sessions_ready"] = out["ready"]
+            clock["phase"] = "idle"
+            await asyncio.sleep(idle_s)
+            clock["phase"] = "starting training"
+            deadline = time.perf_counter() + 90
+            while not clock["training"] and time.perf_counter() < deadline:
+                await asyncio.sleep(0.2)
+            clock["phase"] = "training"
+            await asyncio.sleep(train_s)
+            clock["phase"] = "after"
+            await asyncio.sleep(1.0)
+            clock["phase"] = "done"
+            await asyncio.wait_for(asyncio.gather(*tasks), timeout=120)
+        finally:
+            await browser.close()
+    return out
+
+
+def run_load(url: str, users: int = 10, idle_s: float = 25.0, train_s: float = 25.0, epochs: int = 50,
+             interaction_timeout: float = 30.0) -> dict:
+    """The load campaign against a running app at `url`; bounded in time, stops by itself.
+
+    Returns {"latency": {phase: {"draw"|"slider": [seconds]}}, "errors": [...], ...}; phases
+    "idle" (nobody trains) and "training" (another session's run is going).
+    """
+    import asyncio
+
+    return asyncio.run(_campaign(url, users, idle_s, train_s, epochs, interaction_timeout))
+
+
+def summarise(load: dict) -> dict:
+    """p50 / p95 (ms) per phase over every interaction, and per kind."""
+    rows = {}
+    for phase, kinds in load["latency"].items():
+        every = [v for vals in kinds.values() for v in vals]
+        rows[phase] = {"n": len(every), "p50": 1000 * float(np.percentile(every, 50)),
+                       "p95": 1000 * float(np.percentile(every, 95))}
+        for kind, vals in kinds.items():
+            rows[phase][kind] = {"n": len(vals), "p50": 1000 * float(np.percentile(vals, 50)),
+                                 "p95": 1000 * float(np.percentile(vals, 95))}
+    return rows
