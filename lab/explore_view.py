@@ -157,15 +157,22 @@ def load_test_digit(index: int) -> None:
     st.session_state["pick_label"] = "any"
 
 
+def selected_index(state) -> int | None:
+    """The held-out digit index of the first clicked point in the map's selection state."""
+    selection = state.get("selection", {}) if hasattr(state, "get") else {}
+    for p in (selection.get("points", []) if hasattr(selection, "get") else []):
+        index = p.get("customdata") if hasattr(p, "get") else None
+        index = index[0] if isinstance(index, list) and index else index
+        if isinstance(index, (int, float)) and not isinstance(index, bool):
+            return int(index)
+    return None
+
+
 def _on_map_select() -> None:
-    state = st.session_state.get(MAP_KEY)
-    points = (state or {}).get("selection", {}).get("points", []) if hasattr(state, "get") else []
-    for p in points:
-        index = p.get("customdata")
-        index = index[0] if isinstance(index, list) else index
-        if index is not None:
-            load_test_digit(int(index))
-            return
+    index = selected_index(st.session_state.get(MAP_KEY))
+    if index is not None and 0 <= index < len(resources.test_labels()):
+        load_test_digit(index)
+        st.rerun(scope="app")  # the whole app: the Lab's input column shows the picked digit too
 
 
 @st.cache_data(show_spinner=False, max_entries=16)

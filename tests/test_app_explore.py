@@ -1,0 +1,118 @@
+"""The Explore tab, headless (AppTest): every control of issue 4's panels, no exceptions.
+
+AppTest cannot click a point of a Plotly chart: the map click is covered by its selection
+parser (`selected_index`, fed the selection state Streamlit stores) and by setting the input
+the way its callback does (`load_test_digit`); tests/test_browser.py clicks a real point.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lab import explore_view
+from tests.app_support import APP, assert_clean, charts, texts
+from tests.test_app import env, pretrained_dir  # noqa: F401 (fixtures)
+
+TIMEOUT = 300  # the first Explore run encodes the held-out digits and measures the noise sweep
+
+
+def explore(**state) -> AppTest:
+    """The app with the Explore tab open (and `state` set in session state first)."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert_clean(at)
+    at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def pg(at) -> np.ndarray:
+    return np.array([at.session_state[f"pg_{i}"] for i in range(32)])
+
+
+def test_explore_tab_shows_every_panel(env):
+    at = explore()
+    shown = charts(at)
+    for key in ("pg_images", "interp_path", "interp_fade", "code_map", "nearest", "baseline_images", "sweep"):
+        assert key in shown, sorted(shown)
+    assert any(k.startswith("history_") for k in shown)
+    assert len([s for s in at.slider if s.key and s.key.startswith("pg_")]) == 32
+    body = texts(at)
+    assert "percentile" in body and "held-out digits" in body  # "is this a digit?"
+    for name in ("PCA-32", "median 3x3", "Gaussian sigma 1", "non-local means"):
+        assert name in body  # the baselines' metrics table
+    downloads = at.get("download_button")
+    assert len(downloads) >= 3  # input, noisy input, one per shown model
+
+
+def test_the_lab_tab_does_not_run_explore(env):
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    assert_clean(at)
+    assert not any(k in charts(at) for k in ("code_map", "sweep", "pg_images"))
+
+
+def test_playground_slider_reset_and_random(env):
+    at = explore()
+    start = pg(at)
+    before = charts(at)["pg_images"]["data"][0]["source"]
+    at.slider(key="pg_0").set_value(round(float(start[0]) + 2.0, 2)).run()
+    assert_clean(at)
+    after = charts(at)["pg_images"]["data"][0]["source"]
+    assert after != before  # decoded live from the slider values
+    at.button(key="pg_reset").click().run()
+    assert_clean(at)
+    np.testing.assert_allclose(pg(at), start)
+    at.button(key="pg_random").click().run()
+    assert_clean(at)
+    assert not np.allclose(pg(at), start)
+
+
+def test_interpolation_steps_and_second_digit(env):
+    at = explore()
+    at.slider(key="interp_steps").set_value(5).run()
+    assert_clean(at)
+    assert len(charts(at)["interp_path"]["data"]) == 5 and len(charts(at)["interp_fade"]["data"]) == 5
+    at.selectbox(key="interp_label").set_value(7).run()
+    at.button(key="interp_random").click().run()
+    assert_clean(at)
+    from lab import resources  # noqa: F401
+    from ae_core.data import load_bundled
+
+    assert load_bundled().y_test[at.session_state["interp_index"]] == 7
+    assert "(label 7)" in texts(at)
+
+
+def test_map_selection_is_parsed_and_loads_the_digit(env):
+    state = {"selection": {"points": [{"curve_number": 3, "point_index": 4, "customdata": 612}]}}
+    assert explore_view.selected_index(state) == 612
+    assert explore_view.selected_index({"selection": {"points": [{"customdata": [9]}]}}) == 9
+    assert explore_view.selected_index({"selection": {"points": []}}) is None
+    assert explore_view.selected_index(None) is None
+    # What the click callback does (explore_view.load_test_digit), then the tab redraws on it.
+    at = explore(input_mode="pick", pick_index=612, pick_label="any")
+    assert "held-out test digit #612" in texts(at)
+    traces = charts(at)["code_map"]["data"]
+    assert traces[-1]["name"] == "input" and len(traces) == 11  # 10 classes and the star
+    assert sum(len(t["x"]) for t in traces[:10]) == 2000
+
+
+def test_dense_deep_and_a_drawing(env):
+    from tests.app_support import canvas_state, drawing_png
+
+    at = explore(canvas=canvas_state(drawing_png("seven")))
+    assert "your drawing" in texts(at)
+    at.segmented_control(key="explore_model").set_value("pretrained:dense_deep").run()
+    assert_clean(at)
+    assert "(dense_deep)" in texts(at)
+
+
+def test_noise_change_reaches_baselines_and_downloads(env):
+    at = explore(noise=0.9)
+    assert "noise 0.90" in texts(at)
+    keys = {d.key for d in at.get("download_button")}
+    assert {"dl_input", "dl_noisy"} <= keys
