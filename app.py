@@ -16,7 +16,7 @@ preload.start()  # TensorFlow loads in the background while the page draws its i
 
 import streamlit as st  # noqa: E402
 
-from lab import inputs_view, keras_session, models_view, style, training_view  # noqa: E402
+from lab import explore_view, inputs_view, keras_session, models_view, style, training_view  # noqa: E402
 from lab.settings import Settings  # noqa: E402
 
 keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
@@ -47,38 +47,52 @@ for problem in settings.problems:
     st.warning(problem)
 
 
-@st.fragment
-def lab() -> None:
-    """Inputs, noise and every chosen model: interacting here reruns only this part."""
-    left, right = st.columns([0.32, 0.68], gap="medium")
-    with left:
-        try:
-            digit = inputs_view.input_ui()
-        except Exception as exc:  # noqa: BLE001
-            oops("reading the input", exc)
-            digit = None
-        noise = inputs_view.noise_ui()
-    with right:
-        try:
-            labels, missing = models_view.catalog(settings)
-            keys = models_view.chooser(labels)
-            with st.spinner("Loading models…"):
-                models, failures = models_view.load(settings, keys)
-            models_view.problems_ui(settings, missing, failures)
-            if digit is None:
-                st.info("The models run as soon as there is a readable digit: try another file, or "
-                        "switch to Draw or Test digit.", icon=":material/arrow_back:")
-            else:
-                models_view.results_ui(digit, noise, models)
-        except Exception as exc:  # noqa: BLE001
-            oops("running the models", exc)
+@st.fragment(key=inputs_view.INPUTS)
+def inputs_column() -> None:
+    """Draw / pick / upload and the noise controls. Their callbacks rerun the results only."""
+    try:
+        inputs_view.input_ui()
+    except Exception as exc:  # noqa: BLE001
+        oops("reading the input", exc)
+    inputs_view.noise_ui()
+
+
+@st.fragment(key=inputs_view.RESULTS)
+def results_column() -> None:
+    """Every chosen model on the current digit: a stroke or a slider step reruns only this."""
+    try:
+        digit = inputs_view.current_digit()
+        labels, missing = models_view.catalog(settings)
+        keys = models_view.chooser(labels)
+        models, failures = models_view.load(settings, keys)
+        models_view.problems_ui(settings, missing, failures)
+        if isinstance(digit, inputs_view.Digit):
+            models_view.results_ui(digit, inputs_view.current_noise(), models)
+        else:
+            st.info("The models run as soon as there is a readable digit: try another file, or "
+                    "switch to Draw or Test digit.", icon=":material/arrow_back:")
+    except Exception as exc:  # noqa: BLE001
+        oops("running the models", exc)
 
 
 try:
     training_view.collect_finished()
 except Exception as exc:  # noqa: BLE001
     oops("collecting a finished training run", exc)
-lab()
+lab_tab, explore_tab = st.tabs([":material/science: Lab", ":material/explore: Explore"], key="page_tab",
+                               on_change="rerun")  # Explore runs only while open
+with lab_tab:
+    left, right = st.columns([0.32, 0.68], gap="medium")
+    with left:
+        inputs_column()
+    with right:
+        results_column()
+if explore_tab.open:
+    with explore_tab:
+        try:
+            explore_view.page(settings, oops)
+        except Exception as exc:  # noqa: BLE001
+            oops("drawing the Explore tab", exc)
 try:
     training_view.sidebar_ui(settings)
 except Exception as exc:  # noqa: BLE001

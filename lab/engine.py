@@ -5,6 +5,7 @@ Keras is imported lazily so the page can draw its inputs before TensorFlow has l
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,15 +122,23 @@ def _preset_of(manifest_path: Path) -> str | None:
         return None
 
 
+@functools.lru_cache(maxsize=256)
+def _model_file_named(manifest: Path, mtime_ns: int, size: int) -> str:
+    """The model file a manifest names (parsed once per version of the manifest)."""
+    return Path(str(json.loads(manifest.read_text()).get("model_file"))).name
+
+
 def file_stamp(folder: Path, name: str) -> tuple:
-    """Changes whenever the manifest or the model file it names changes (cache key)."""
+    """Changes whenever the manifest or the model file it names changes (cache key).
+
+    Two `stat` calls per model and run; the manifest is parsed only when it changes.
+    """
     manifest = Path(folder) / f"{name}.json"
-    stamp: list = [str(Path(folder).resolve()), name]
+    stamp: list = [str(folder), name]
     try:
         st = manifest.stat()
         stamp += [st.st_mtime_ns, st.st_size]
-        model_file = json.loads(manifest.read_text()).get("model_file")
-        mst = (Path(folder) / Path(str(model_file)).name).stat()
+        mst = (Path(folder) / _model_file_named(manifest, st.st_mtime_ns, st.st_size)).stat()
         stamp += [mst.st_mtime_ns, mst.st_size]
     except (OSError, ValueError, AttributeError):
         stamp.append("unreadable")

@@ -49,6 +49,17 @@ def chooser(labels: dict[str, str]) -> list[str]:
 
 
 def load(settings: Settings, keys: list[str]) -> tuple[list[engine.LoadedModel], list[engine.LoadFailure]]:
+    """The chosen models, loaded once per server; a spinner only while something new loads."""
+    warm = st.session_state.setdefault("_warm_models", set())
+    if not set(keys) <= warm:
+        with st.spinner("Loading models…"):
+            out = _load(settings, keys)
+        warm.update(keys)
+        return out
+    return _load(settings, keys)
+
+
+def _load(settings: Settings, keys: list[str]) -> tuple[list[engine.LoadedModel], list[engine.LoadFailure]]:
     session = training_view.session_models()
     folders = {"pretrained": settings.pretrained_dir, "saved": settings.models_dir}
     models, failures = [], []
@@ -133,6 +144,8 @@ def _code_title(model: engine.LoadedModel) -> str:
 
 
 def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel]) -> None:
+    if digit.hint:
+        st.info(digit.hint, icon=":material/draw:")
     result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind)
     clean = figures.image_panel(result.clean, "Clean 28×28")
     noisy = figures.image_panel(result.noisy, "Noisy input")
