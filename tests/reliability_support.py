@@ -215,7 +215,7 @@ def canvas_png(kind: str, size: int = 280, seed: int = 0) -> bytes:
     elif kind == "strokes on the border":
         d.rectangle((0, 0, size - 1, size - 1), outline=white, width=22)
     elif kind == "tiny digit in a corner":
-        d.line([(4, 4), (22, 4), (10, 26)], fill=white, width=3)
+        d.line([(6, 6), (40, 6), (18, 50)], fill=white, width=12)  # 45 px: the smallest the 22 px pen allows
     elif kind == "hundreds of strokes":
         rng = np.random.default_rng(seed)
         for _ in range(400):
