@@ -86,18 +86,29 @@ def _reset(model_key: str) -> None:
     st.session_state.pop(f"_pg_source_{model_key}", None)  # the panel reloads the input's code
 
 
-def _random(code: np.ndarray, lo: float, hi: float) -> None:
-    playground_set(code, lo, hi)
+def _random(model: engine.LoadedModel, lo: float, hi: float) -> None:
+    """A code drawn like the held-out digits' codes (their mean and covariance), not noise."""
+    playground_set(analysis.sample_code(explore_data.codes(model))[0], lo, hi)
+
+
+def _input_code(ae, model: engine.LoadedModel, digit: inputs_view.Digit) -> tuple[str, np.ndarray]:
+    """(digest of the input, its code), encoded once per input and model."""
+    digest = f"{model.key}:{_digest(digit.image)}"
+    hit = st.session_state.get("_pg_code")
+    if hit is None or hit[0] != digest:
+        hit = (digest, analysis.encode(ae, digit.image)[0])
+        st.session_state["_pg_code"] = hit
+    return hit
 
 
 def playground(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     ae, stats = explore_data.autoencoder(model), explore_data.stats(model)
     source = f"_pg_source_{model.key}"
-    code = analysis.encode(ae, digit.image)[0]
+    digest, code = _input_code(ae, model, digit)
     lo, hi = round(float(min(stats.min.min(), 0.0)), 2), round(float(stats.max.max()) + 0.05, 2)
-    if st.session_state.get(source) != _digest(digit.image) or f"{PG}0" not in st.session_state:
+    if st.session_state.get(source) != digest or f"{PG}0" not in st.session_state:
         playground_set(code, lo, hi)  # a new input (or Reset): start from its code
-        st.session_state[source] = _digest(digit.image)
+        st.session_state[source] = digest
     left, right = st.columns([0.72, 0.28], gap="small")
     with left:
         grid, index = figures.flat_code_grid(np.zeros(model.code_size))
@@ -109,15 +120,14 @@ def playground(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
                     cols[c].slider(f"code[{i}]", lo, hi, step=0.05, key=f"{PG}{i}",
                                    label_visibility="collapsed", help=f"code[{i}]")
     values = np.array([st.session_state[f"{PG}{i}"] for i in range(model.code_size)], np.float32)
-    decoded = analysis.decode(ae, values)[0]
+    decoded = analysis.decode(ae, np.stack([values, code.astype(np.float32)]))  # one forward pass
     with right:
         _titles(["From the sliders", "Input's code"])
-        _chart(_row([decoded, analysis.decode(ae, code)[0]], height=120), "pg_images")
+        _chart(_row(decoded, height=120), "pg_images")
         st.button("Reset", icon=":material/restart_alt:", key="pg_reset", on_click=_reset,
                   args=(model.key,), width="stretch", help="Back to the current input's code")
-        sample = analysis.sample_code(explore_data.codes(model), seed=int(np.random.default_rng().integers(1 << 30)))[0]
         st.button("Random code", icon=":material/casino:", key="pg_random", on_click=_random,
-                  args=(sample, lo, hi), width="stretch",
+                  args=(model, lo, hi), width="stretch",
                   help="A code drawn like real digits' codes (their mean and covariance), not noise")
         st.caption("Sliders laid out like the 8×4 code image (code[i] on hover); each move decodes live.")
 
@@ -175,7 +185,7 @@ def _on_map_select() -> None:
         st.rerun(scope="app")  # the whole app: the Lab's input column shows the picked digit too
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
+@st.cache_resource(show_spinner=False, max_entries=16)
 def _map_traces(key: tuple, _cmap: analysis.CodeMap) -> list[dict]:
     del key
     labels = explore_data.held_out()[1]
@@ -192,8 +202,7 @@ def _map_traces(key: tuple, _cmap: analysis.CodeMap) -> list[dict]:
 
 def code_map(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     cmap = explore_data.code_map(model)
-    ae = explore_data.autoencoder(model)
-    code = analysis.encode(ae, digit.image)[0]
+    code = _input_code(explore_data.autoencoder(model), model, digit)[1]
     here = cmap.transform(code)[0]
     traces = list(_map_traces(explore_data.cache_key(model), cmap))
     traces.append({"type": "scatter", "mode": "markers", "name": "input", "x": [float(here[0])],
@@ -235,10 +244,10 @@ def baselines(models: list[engine.LoadedModel], digit: inputs_view.Digit,
 
 
 def sweep_figure(sweep: analysis.Sweep, evaluation: analysis.Sweep | None) -> figures.PrebuiltFigure:
-    data = []
+    data, baseline_names = [], {"noisy input", *explore_data.baselines()}
     for j, name in enumerate(sweep.psnr):
         colour = COLOURS[j % len(COLOURS)]
-        dash = "solid" if j < len(sweep.psnr) else "dot"
+        dash = "dot" if name in baseline_names else "solid"  # baselines dotted, models solid
         for metric, axis in (("psnr", ""), ("ssim", "2")):
             data.append({"type": "scatter", "mode": "lines", "name": name, "legendgroup": name,
                          "showlegend": axis == "", "x": list(sweep.levels),

@@ -1,0 +1,92 @@
+"""Server-side time per interaction in the Explore tab (AppTest, warm caches): p50 and p95.
+
+Run: `TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/explore_latency.py [repeats]`.
+
+Each panel is a fragment: in the browser a control inside it reruns that panel only. AppTest
+reruns the whole script instead, so the figure per interaction is the time spent in the panel
+function that the control belongs to (its computation and its `st.*` calls, timed by wrapping
+the function), plus, for the controls that rerun the whole app, the whole `AppTest.run()`.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("AE_PRETRAINED_DIR", str(ROOT / "pretrained"))
+os.environ.setdefault("AE_MODELS_DIR", "/tmp/explore_latency_models")
+
+
+def timed(at: AppTest, action) -> float:
+    action(at)
+    start = time.perf_counter()
+    at.run()
+    took = time.perf_counter() - start
+    assert not at.exception, [e.message for e in at.exception]
+    return 1000 * took
+
+
+SPENT: dict[str, float] = {}
+
+
+def instrument() -> None:
+    from lab import explore_view
+
+    for name in ("page", "playground", "interpolation", "code_map", "digit_check", "baselines", "noise_sweep",
+                 "history", "export"):
+        fn = getattr(explore_view, name)
+
+        def wrapped(*args, _fn=fn, _name=name):
+            start = time.perf_counter()
+            try:
+                return _fn(*args)
+            finally:
+                SPENT[_name] = 1000 * (time.perf_counter() - start)
+        setattr(explore_view, name, wrapped)
+
+
+def main(repeats: int = 15) -> None:
+    instrument()
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    at.run()
+    at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
+    at.run()  # warm: codes, map, reference errors, sweep
+    rng = np.random.default_rng(0)
+    panel = {"playground slider": "playground", "playground reset": "playground",
+             "playground random": "playground", "interpolation steps": "interpolation",
+             "interpolation another": "interpolation"}
+    actions = {
+        "playground slider": lambda a: a.slider(key=f"pg_{rng.integers(32)}").set_value(
+            round(float(rng.uniform(0, 3)), 2)),
+        "playground reset": lambda a: a.button(key="pg_reset").click(),
+        "playground random": lambda a: a.button(key="pg_random").click(),
+        "interpolation steps": lambda a: a.slider(key="interp_steps").set_value(int(rng.integers(3, 13))),
+        "interpolation another": lambda a: a.button(key="interp_random").click(),
+        "map click (full app rerun)": lambda a: [a.session_state.__setitem__(k, v) for k, v in
+                                                 (("input_mode", "pick"), ("pick_index", int(rng.integers(2000))))],
+        "noise level (full app rerun)": lambda a: a.session_state.__setitem__("noise", round(float(rng.uniform(0, 1)), 2)),
+    }
+    print(f"{'interaction':30s} {'panel':14s} {'p50 ms':>7s} {'p95 ms':>7s}   (whole AppTest run p50)")
+    for name, action in actions.items():
+        whole, part = [], {}
+        for _ in range(repeats):
+            whole.append(timed(at, action))
+            for k, v in SPENT.items():
+                part.setdefault(k, []).append(v)
+        what = panel.get(name)
+        times = part[what] if what else whole
+        print(f"{name:30s} {what or 'whole app':14s} {np.percentile(times, 50):7.1f} "
+              f"{np.percentile(times, 95):7.1f}   ({np.percentile(whole, 50):.0f})")
+    print("each panel's own time during the full reruns above (p50 / p95 ms):")
+    for k, v in part.items():
+        print(f"  {k:14s} {np.percentile(v, 50):7.1f} {np.percentile(v, 95):7.1f}")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 15)
