@@ -16,7 +16,7 @@ preload.start()  # TensorFlow loads in the background while the page draws its i
 
 import streamlit as st  # noqa: E402
 
-from lab import explore_view, inputs_view, keras_session, models_view, style, training_view  # noqa: E402
+from lab import inputs_view, keras_session, models_view, style, training_view  # noqa: E402
 from lab.settings import Settings  # noqa: E402
 
 keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
@@ -90,6 +90,8 @@ with lab_tab:
 if explore_tab.open:
     with explore_tab:
         try:
+            from lab import explore_view  # imports TensorFlow: never before the first paint
+
             explore_view.page(settings, oops)
         except Exception as exc:  # noqa: BLE001
             oops("drawing the Explore tab", exc)
