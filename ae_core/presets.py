@@ -38,11 +38,11 @@ PRESETS: dict[str, Preset] = {
         "(fresh noise up to 0.3, which regularizes it) with a cosine learning-rate decay.",
         denoiser=False),
     "conv_denoiser": Preset(
-        ConvSpec(name="conv_denoiser", filters=(32, 64), refine_convs=1),
+        ConvSpec(name="conv_denoiser", filters=(32, 64), convs_per_level=2, refine_convs=1),
         TrainConfig(epochs=30, batch_size=128, noise_max=0.9, schedule="cosine"),
         "Conv denoiser, any noise level",
-        "Conv2D(32)+MaxPool, Conv2D(64)+MaxPool down to a 7x7x64 code, mirrored back up with one "
-        "more full-resolution Conv2D(32) before the output; trained on fresh Gaussian noise of a "
+        "Two Conv2D(32) + MaxPool, two Conv2D(64) + MaxPool down to a 7x7x64 code, mirrored back "
+        "up with one more full-resolution Conv2D(32) before the output; trained on fresh Gaussian noise of a "
         "random level from 0 to 0.9 every batch, with a cosine learning-rate decay.",
         denoiser=True),
 }
