@@ -14,7 +14,7 @@ import numpy as np
 
 from ae_core import metrics, noise
 
-CODE_RANGE_DIGITS = 128  # test digits used to fix each model's code colour range
+CODE_RANGE_DIGITS = 64  # test digits (clean, noise 0.5 and 1) that fix each model's code colour range
 
 
 @dataclass
@@ -72,7 +72,8 @@ def prepare(autoencoder, *, key: str, name: str, title: str, kind: str, preset: 
     code = autoencoder.encoder(inputs)
     probe = keras.Model(inputs, [code, autoencoder.decoder(code)], name=f"probe_{name}")
     probe.predict_on_batch(np.zeros((1, 28, 28, 1), np.float32))
-    clean = np.asarray(sample[:CODE_RANGE_DIGITS], np.float32).reshape(-1, 28, 28)
+    step = max(1, len(sample) // CODE_RANGE_DIGITS)  # spread over the set (it may be sorted by label)
+    clean = np.asarray(sample[::step][:CODE_RANGE_DIGITS], np.float32).reshape(-1, 28, 28)
     # Clean digits and the same digits at noise 0.5 and 1: the range covers what the slider shows.
     inputs = np.concatenate([clean, noise.gaussian(clean, 0.5, seed=1), noise.gaussian(clean, 1.0, seed=2)])
     codes = np.asarray(autoencoder.encoder(inputs.reshape(-1, 28, 28, 1), training=False))
