@@ -109,7 +109,7 @@ def playground(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     if st.session_state.get(source) != digest or f"{PG}0" not in st.session_state:
         playground_set(code, lo, hi)  # a new input (or Reset): start from its code
         st.session_state[source] = digest
-    left, right = st.columns([0.72, 0.28], gap="small")
+    left, right = st.columns([0.7, 0.3], gap="small")
     with left:
         grid, index = figures.flat_code_grid(np.zeros(model.code_size))
         for r in range(grid.shape[0]):
@@ -122,11 +122,11 @@ def playground(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     values = np.array([st.session_state[f"{PG}{i}"] for i in range(model.code_size)], np.float32)
     decoded = analysis.decode(ae, np.stack([values, code.astype(np.float32)]))  # one forward pass
     with right:
-        _titles(["From the sliders", "Input's code"])
-        _chart(_row(decoded, height=120), "pg_images")
+        st.image([analysis.to_png_bytes(im, 4) for im in decoded], caption=["from the sliders", "input's code"],
+                 width=84, output_format="PNG")
         st.button("Reset", icon=":material/restart_alt:", key="pg_reset", on_click=_reset,
                   args=(model.key,), width="stretch", help="Back to the current input's code")
-        st.button("Random code", icon=":material/casino:", key="pg_random", on_click=_random,
+        st.button("Random", icon=":material/casino:", key="pg_random", on_click=_random,
                   args=(model, lo, hi), width="stretch",
                   help="A code drawn like real digits' codes (their mean and covariance), not noise")
         st.caption("Sliders laid out like the 8×4 code image (code[i] on hover); each move decodes live.")
