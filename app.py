@@ -4,7 +4,6 @@ Run: `streamlit run app.py`. Settings come from the environment (see lab/setting
 AE_PRETRAINED_DIR, AE_MODELS_DIR, AE_ALLOW_TRAINING, AE_MAX_EPOCHS, AE_MAX_BATCH_SIZE,
 AE_TRAIN_DIGITS.
 """
-import logging
 import os
 from pathlib import Path
 
@@ -17,24 +16,16 @@ preload.start()  # TensorFlow loads in the background while the page draws its i
 import streamlit as st  # noqa: E402
 
 from lab import inputs_view, keras_session, models_view, style, training_view  # noqa: E402
+from lab.errors import oops  # noqa: E402  (unexpected errors: one calm line, traceback in the log)
 from lab.settings import Settings  # noqa: E402
 
 keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
 
 ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
-OOPS = "Something went wrong on our side"
-log = logging.getLogger("autoencoder_lab")
 
 st.set_page_config(page_title="Autoencoder lab", page_icon=str(ICON), layout="wide")
 style.apply()
 settings = Settings.from_env()
-
-
-def oops(where: str, exc: Exception) -> None:
-    """Unexpected errors: logged with their traceback on the server, one calm line on the page."""
-    log.exception("unexpected error in %s", where)
-    st.error(f"{OOPS} while {where} ({type(exc).__name__}). The rest of the page still works; "
-             "try again, or reload the page.", icon=":material/build:")
 
 
 st.title("Autoencoder lab")

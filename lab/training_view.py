@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 
 from . import engine, figures, resources
+from .errors import guarded
 from .jobs import Busy, Job
 from .settings import Settings
 
@@ -118,6 +119,7 @@ def _job_status(job: Job) -> None:
         st.caption("The loss curve appears after the first epoch.")
 
 
+@guarded("showing the training progress")
 def _live_panel() -> None:
     """Polled once a second while this session's job runs; reruns the app when it ends."""
     manager = resources.job_manager()
@@ -134,6 +136,7 @@ def _live_panel() -> None:
 live_panel = st.fragment(run_every=1.0)(_live_panel)
 
 
+@guarded("checking the training queue")
 def _busy_panel() -> None:
     """Shown while another session trains; polled so the form comes back when it ends."""
     other = resources.job_manager().running_job()
@@ -223,6 +226,7 @@ def _save(settings: Settings, key: str, m: SessionModel) -> None:
     st.rerun(scope="app")
 
 
+@guarded("drawing the training sidebar")
 def _panel(settings: Settings) -> None:
     st.header("Retrain a model")
     note = st.session_state.pop("_train_note", None)

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
-OOPS = "Something went wrong on our side"  # app.py's message for an unexpected error
+from lab.errors import OOPS  # the page's message for an unexpected error
 
 
 def complete_pretrained() -> bool:

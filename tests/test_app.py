@@ -348,3 +348,17 @@ def test_bad_settings_are_explained_not_raised(env, monkeypatch):
     monkeypatch.setenv("AE_MAX_EPOCHS", "lots")
     at = app()
     assert any("AE_MAX_EPOCHS" in w.value for w in at.warning)
+
+
+def test_an_unexpected_error_is_one_calm_line_not_a_traceback(env, monkeypatch):
+    from lab import engine
+    from lab.errors import OOPS
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(engine, "interact", broken)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert any(OOPS in e.value and "running the models" in e.value for e in at.error)
+    assert at.segmented_control(key="input_mode") and at.sidebar.button(key="train")  # the rest works
