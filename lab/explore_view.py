@@ -243,6 +243,11 @@ def baselines(models: list[engine.LoadedModel], digit: inputs_view.Digit,
     st.markdown("\n".join(rows))
 
 
+def _finite(values: np.ndarray, top: float = 60.0) -> list:
+    """Rounded values; a PSNR past `top` (the clean input against itself: infinite) left out."""
+    return [round(float(v), 3) if np.isfinite(v) and v <= top else None for v in values]
+
+
 def sweep_figure(sweep: analysis.Sweep, evaluation: analysis.Sweep | None) -> figures.PrebuiltFigure:
     data, baseline_names = [], {"noisy input", *explore_data.baselines()}
     for j, name in enumerate(sweep.psnr):
@@ -251,24 +256,24 @@ def sweep_figure(sweep: analysis.Sweep, evaluation: analysis.Sweep | None) -> fi
         for metric, axis in (("psnr", ""), ("ssim", "2")):
             data.append({"type": "scatter", "mode": "lines", "name": name, "legendgroup": name,
                          "showlegend": axis == "", "x": list(sweep.levels),
-                         "y": np.round(getattr(sweep, metric)[name], 3).tolist(), "xaxis": "x" + axis,
+                         "y": _finite(getattr(sweep, metric)[name]), "xaxis": "x" + axis,
                          "yaxis": "y" + axis, "line": {"color": colour, "width": 2, "dash": dash},
                          "hovertemplate": f"{name}<br>noise %{{x}}: %{{y:.2f}}<extra></extra>"})
             if evaluation is not None and name in evaluation.psnr:
                 data.append({"type": "scatter", "mode": "markers", "name": f"{name} (evaluate)",
                              "legendgroup": name, "showlegend": False, "x": list(evaluation.levels),
-                             "y": np.round(getattr(evaluation, metric)[name], 3).tolist(),
+                             "y": _finite(getattr(evaluation, metric)[name]),
                              "xaxis": "x" + axis, "yaxis": "y" + axis,
                              "marker": {"color": colour, "size": 9, "symbol": "diamond-open",
                                         "line": {"width": 2}},
                              "hovertemplate": f"{name}, evaluate on {evaluation.n_images} digits<br>"
                                               "noise %{x}: %{y:.2f}<extra></extra>"})
     axis = {"fixedrange": True, "title": {"text": "noise level"}}
-    layout = {"height": 330, "margin": {"l": 44, "r": 8, "t": 24, "b": 36}, "font": figures.FONT,
+    layout = {"height": 380, "margin": {"l": 44, "r": 8, "t": 16, "b": 40}, "font": figures.FONT,
               "xaxis": {**axis, "domain": [0, 0.46]}, "xaxis2": {**axis, "domain": [0.54, 1]},
               "yaxis": {"fixedrange": True, "title": {"text": "PSNR (dB)"}},
               "yaxis2": {"fixedrange": True, "title": {"text": "SSIM"}, "anchor": "x2"},
-              "legend": {"orientation": "h", "y": -0.22, "x": 0, "font": {"size": 11}},
+              "legend": {"orientation": "h", "y": -0.24, "yanchor": "top", "x": 0, "font": {"size": 11}},
               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#f7f7f9", "dragmode": False}
     return figures.PrebuiltFigure({"data": data, "layout": layout})
 
