@@ -225,8 +225,10 @@ def test_one_sessions_training_and_settings_never_change_another_until_saved(env
     before = {k: z(v, 3) for k, v in rows(b).items()}
     options_before = list(b.multiselect(key="models").options)
     # A changes every setting it can and trains a model (which it keeps, unsaved).
-    a.slider(key="noise").set_value(0.9).run()
-    a.segmented_control(key="noise_kind").set_value("mask").run()
+    a.slider(key="noise").set_value(0.9)
+    a.segmented_control(key="noise_kind").set_value("mask")
+    a.run()  # a fragment rerun (AppTest then holds only that fragment's elements)
+    a.run()  # the whole page again
     a.sidebar.selectbox(key="train_preset").set_value("dense_seed")
     a.sidebar.number_input(key="train_epochs").set_value(1)
     a.sidebar.button(key="train").click().run()
