@@ -201,6 +201,10 @@ def load_campaign(users: int, idle: float, train: float, app_dir: Path) -> list[
               f"- p95 while training / idle p95: **{ratio:.2f}x** (goal: at most 3x).",
               f"- Errors: **{len(errors)}** (goal: 0); tracebacks in the server log: {tracebacks}."]
     lines += [f"  - {e}" for e in errors[:20]]
+    clock = load.get("clock", {})
+    if "t_click" in clock:
+        lines.append(f"- The Train click came at {clock['t_click']:.1f} s and the first progress bar at "
+                     f"{clock.get('t_train', float('nan')):.1f} s of the campaign.")
     lines += ["- \"starting training\" is the few seconds between the Train click and the first progress "
               "bar (model build, tf.function tracing); its interactions are reported apart.", ""]
     return lines

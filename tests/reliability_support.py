@@ -344,8 +344,10 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
                 if phase == clock["phase"]:  # an interaction that straddles two phases is not counted
                     out["latency"].setdefault(phase, {}).setdefault(kind, []).append(time.perf_counter() - start)
             except Exception as exc:  # noqa: BLE001 - a timeout is an error of the campaign
-                out["errors"].append(f"user {index}: {kind} got no new picture in {interaction_timeout:.0f} s "
-                                     f"({type(exc).__name__})")
+                t = start - clock["t0"]
+                out["errors"].append(f"user {index}: {kind} at {t:.1f} s ({phase}; training started at "
+                                     f"{clock.get('t_train', float('nan')):.1f} s) got no new picture in "
+                                     f"{interaction_timeout:.0f} s ({type(exc).__name__})")
             bad = await page.evaluate(PAGE_ERRORS)
             if bad:
                 out["errors"].append(f"user {index}: {bad} exception(s) or error message(s) on the page")
@@ -370,9 +372,11 @@ async def _trainer(browser, url: str, clock: dict, out: dict, epochs: int) -> No
         await epochs_box.fill(str(epochs))
         await epochs_box.press("Enter")
         await page.wait_for_timeout(500)
+        clock["t_click"] = time.perf_counter() - clock["t0"]
         await page.locator('[data-testid="stSidebar"] button:has-text("Train")').first.click()
         await page.locator('[data-testid="stSidebar"] [data-testid="stProgress"]').wait_for(timeout=60_000)
         out["training_started"] = time.perf_counter()
+        clock["t_train"] = time.perf_counter() - clock["t0"]
         clock["training"] = True
         while clock["phase"] not in ("done", "after"):
             await _sleep(0.2)
@@ -402,7 +406,7 @@ async def _campaign(url: str, users: int, idle_s: float, train_s: float, epochs:
 
     from tests.app_support import CHROMIUM, CHROMIUM_ARGS
 
-    clock = {"phase": "warmup", "training": False}
+    clock = {"phase": "warmup", "training": False, "t0": time.perf_counter()}
     out = {"latency": {}, "errors": [], "ready": 0}
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -414,6 +418,7 @@ async def _campaign(url: str, users: int, idle_s: float, train_s: float, epochs:
             while out["ready"] < users and time.perf_counter() < deadline and not all(t.done() for t in tasks[:-1]):
                 await asyncio.sleep(0.2)
             out["sessions_ready"] = out["ready"]
+            out["clock"] = clock
             clock["phase"] = "idle"
             await asyncio.sleep(idle_s)
             clock["phase"] = "starting training"
