@@ -1,5 +1,7 @@
 """The Streamlit app's views and glue. `ae_core` does the computing; this package draws it.
 
-Modules without Streamlit (`settings`, `engine`, `figures`, `jobs`) can run in a plain script
-(the latency benchmark uses them); the `*_view` modules and `resources` need a running app.
+Without Streamlit (usable from a plain script, e.g. benchmarks/app_latency.py): `settings`,
+`engine` (one interaction: noise, models, metrics), `figures` (Plotly dicts), `jobs` (training
+in a background thread), `preload`. With Streamlit: `resources` (cached data and models),
+`inputs_view`, `models_view`, `training_view`, `errors`, `style`, `keras_session`.
 """

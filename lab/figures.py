@@ -9,13 +9,11 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-IMAGES_AS_HEATMAPS = os.environ.get("AE_IMAGES_AS_HEATMAPS") == "1"  # for A/B timing only
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # the one colour scale: 0 black, top of range white
 PANEL_GAP = 0.04
 CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False, "responsive": True}
@@ -57,9 +55,6 @@ def image_panel(img: np.ndarray, title: str) -> dict:
     """A 28x28 image in [0, 1] as a grey PNG for a Plotly image trace: the browser only decodes
     it (a heatmap would colour 784 cells and re-encode them), and the JSON is about 1 KB."""
     pixels = np.rint(np.clip(np.asarray(img, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
-    if IMAGES_AS_HEATMAPS:
-        return {"title": title, "z": pixels.astype(np.int16).tolist(), "zmin": 0, "zmax": 255,
-                "hover": "row %{y}, col %{x}<br>pixel %{z} / 255<extra></extra>"}
     buf = io.BytesIO()
     Image.fromarray(pixels, mode="L").save(buf, format="PNG", compress_level=1)
     return {"title": title, "source": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")}

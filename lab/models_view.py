@@ -95,13 +95,11 @@ def problems_ui(settings: Settings, missing: list[str], failures: list[engine.Lo
         folder = settings.pretrained_dir
         files = ", ".join(f"`{Path(folder) / (n + '.json')}`" for n in missing)
         where = "is missing" if not Path(folder).is_dir() else "does not have every shipped model"
-        box = st.warning(f"The pretrained folder `{folder}` {where}. Missing: {files}. "
-                         + ("Restore it (`git checkout -- pretrained/`), train it with "
-                            "`python -m ae_core train PRESET`, or train a quick version here:"
-                            if settings.allow_training else
-                            "Restore it (`git checkout -- pretrained/`) or train it with "
-                            "`python -m ae_core train PRESET`."), icon=":material/folder_off:")
-        del box
+        how = ("Restore it (`git checkout -- pretrained/`), train it with `python -m ae_core train "
+               "PRESET`, or train a quick version here:" if settings.allow_training else
+               "Restore it (`git checkout -- pretrained/`) or train it with `python -m ae_core train PRESET`.")
+        st.warning(f"The pretrained folder `{folder}` {where}. Missing: {files}. {how}",
+                   icon=":material/folder_off:")
         cols = st.columns(min(len(missing), 2))
         for i, preset in enumerate(missing):
             _quick_train_button(settings, preset, cols[i % len(cols)])

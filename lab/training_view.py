@@ -38,13 +38,21 @@ def session_models() -> dict[str, SessionModel]:
 
 
 def training_data(settings: Settings, digits: int | None = None):
-    """The bundled digits, capped at `digits` for training and a quarter of that for validation."""
+    """The bundled digits, capped at `digits` for training and a quarter of that for validation.
+
+    A capped set is a fixed random subset of every class (the split itself is sorted by class).
+    """
     from ae_core.data import Dataset
 
     d = resources.dataset()
     n = min(digits or settings.train_digits, len(d.x_train))
     m = min(len(d.x_test), max(n // 4, 64))
-    return Dataset(d.x_train[:n], d.y_train[:n], d.x_test[:m], d.y_test[:m], d.source, d.sha256)
+    if n == len(d.x_train) and m == len(d.x_test):
+        return d
+    rng = np.random.default_rng(0)
+    tr = np.sort(rng.choice(len(d.x_train), n, replace=False))
+    te = np.sort(rng.choice(len(d.x_test), m, replace=False))
+    return Dataset(d.x_train[tr], d.y_train[tr], d.x_test[te], d.y_test[te], d.source, d.sha256)
 
 
 def start(settings: Settings, preset_name: str, config, quick: bool = False) -> Job | None:

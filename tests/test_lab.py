@@ -252,3 +252,14 @@ def test_saving_picks_the_next_free_version(tmp_path):
     for t in threads:
         t.join()
     assert sorted(Path(p).stem for p in paths) == ["dense_seed-v1", "dense_seed-v2", "dense_seed-v3"]
+
+
+def test_capped_training_data_covers_every_class(monkeypatch):
+    from lab import resources, training_view
+    from tests.helpers import bundled
+
+    monkeypatch.setattr(resources, "dataset", bundled)
+    data = training_view.training_data(Settings(train_digits=300))
+    assert len(data.x_train) == 300 and len(data.x_test) == 75
+    assert set(np.unique(data.y_train)) == set(range(10)) and set(np.unique(data.y_test)) == set(range(10))
+    assert training_view.training_data(Settings()) is bundled()  # no cap: the whole set, no copy
