@@ -90,3 +90,43 @@ def test_draw_a_digit_and_see_its_reconstruction(server):
         finally:
             browser.close()
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+
+
+MAP_POINT = """() => {
+  const gd = Array.from(document.querySelectorAll('.js-plotly-plot')).find(g => g.data && g.data.length === 11);
+  if (!gd || !gd._fullLayout) return null;
+  const t = gd.data[3], i = 5, xa = gd._fullLayout.xaxis, ya = gd._fullLayout.yaxis;
+  const r = gd.getBoundingClientRect();
+  return {x: r.left + xa._offset + xa.l2p(t.x[i]), y: r.top + ya._offset + ya.l2p(t.y[i]), index: t.customdata[i]};
+}"""  # the code map: 10 classes and the input's star; a point of class 3, in page pixels
+
+
+def test_click_a_point_on_the_code_map_loads_that_digit(server):
+    from playwright.sync_api import sync_playwright
+
+    url, log = server
+    ARTIFACTS.mkdir(exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1366, "height": 900})
+            page.goto(url)
+            page.get_by_role("tab", name="Explore").wait_for(timeout=120_000)
+            page.wait_for_function(ROWS_READY, arg=2, timeout=120_000)  # the Lab has drawn
+            page.get_by_role("tab", name="Explore").click()
+            page.get_by_text("A map of the code space").wait_for(timeout=300_000)
+            page.get_by_text("A map of the code space").scroll_into_view_if_needed()
+            page.wait_for_function(f"() => ({MAP_POINT})() !== null", timeout=120_000)
+            page.wait_for_timeout(1000)
+            point = page.evaluate(MAP_POINT)
+            page.mouse.move(point["x"], point["y"])
+            page.mouse.click(point["x"], point["y"])
+            page.get_by_text(f"Working on the Lab's input: held-out test digit #{point['index']}").wait_for(
+                timeout=60_000)
+            page.wait_for_timeout(1000)
+            page.screenshot(path=str(ARTIFACTS / "browser_map_click.png"))
+            assert page.locator('[data-testid="stException"]').count() == 0, log.read_text()[-2000:]
+            assert page.get_by_text("Something went wrong").count() == 0
+        finally:
+            browser.close()
+    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
