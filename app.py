@@ -48,14 +48,24 @@ def inputs_column() -> None:
     inputs_view.noise_ui()
 
 
+@st.fragment(key="choices")
+def choices() -> None:
+    """The model chooser (a change reruns the whole page) and the channel switch."""
+    try:
+        labels, _ = models_view.catalog(settings)
+        keys = models_view.chooser(labels)
+        models_view.channels_toggle(models_view.load(settings, keys)[0])
+    except Exception as exc:  # noqa: BLE001
+        oops("listing the models", exc)
+
+
 @st.fragment(key=inputs_view.RESULTS)
 def results_column() -> None:
     """Every chosen model on the current digit: a stroke or a slider step reruns only this."""
     try:
         digit = inputs_view.current_digit()
         labels, missing = models_view.catalog(settings)
-        keys = models_view.chooser(labels)
-        models, failures = models_view.load(settings, keys)
+        models, failures = models_view.load(settings, models_view.selected(labels))
         models_view.problems_ui(settings, missing, failures)
         if isinstance(digit, inputs_view.Digit):
             models_view.results_ui(digit, inputs_view.current_noise(), models)
@@ -77,7 +87,13 @@ with lab_tab:
     with left:
         inputs_column()
     with right:
+        choices()
         results_column()
+        try:  # drawn on full reruns only (a model choice reruns everything)
+            labels, _ = models_view.catalog(settings)
+            models_view.about_ui(models_view.load(settings, models_view.selected(labels))[0])
+        except Exception as exc:  # noqa: BLE001
+            oops("describing the models", exc)
 if explore_tab.open:
     with explore_tab:
         try:

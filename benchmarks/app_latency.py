@@ -142,7 +142,7 @@ BROWSER_JS = """
   };
   w.__lat.msgs = [];
   for (const ws of (w.__sockets || [])) ws.addEventListener('message', () => w.__lat.msgs.push(performance.now()));
-  document.addEventListener('pointerup', () => watch('stroke', [3]), true);
+  document.addEventListener('pointerup', () => { if (!w.__lat.paused) watch('stroke', [3]); }, true);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'ArrowRight' || e.key === 'ArrowLeft') watch('slider', [1, 3]);
   }, true);
@@ -181,11 +181,18 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
             canvas = page.locator('[data-testid="stBidiComponentIsolated"] canvas.upper-canvas')
             box = canvas.bounding_box()
             rng = np.random.default_rng(1)
+            reset = page.locator('[data-testid="stBidiComponentIsolated"] button[title^="Reset canvas"]')
             for i in range(n):
-                x0, y0 = box["x"] + rng.integers(40, 240), box["y"] + rng.integers(40, 240)
-                page.mouse.move(x0, y0)
+                if i and i % 5 == 0:  # a fresh canvas: a stroke over old ink would change nothing
+                    page.evaluate("() => { window.__lat.paused = true; }")
+                    reset.click()
+                    page.wait_for_timeout(1500)
+                    page.evaluate("() => { window.__lat.paused = false; }")
+                # Five strokes side by side, 40 px apart: each one adds new ink.
+                x = box["x"] + 50 + 40 * (i % 5) + rng.integers(-5, 5)
+                page.mouse.move(x, box["y"] + rng.integers(30, 80))
                 page.mouse.down()
-                page.mouse.move(box["x"] + rng.integers(40, 240), box["y"] + rng.integers(40, 240), steps=8)
+                page.mouse.move(x + rng.integers(-15, 15), box["y"] + rng.integers(190, 250), steps=8)
                 page.mouse.up()
                 page.wait_for_function("() => window.__lat.pending === null", timeout=20_000)
                 page.wait_for_timeout(300)

@@ -16,7 +16,7 @@ from PIL import Image
 
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # the one colour scale: 0 black, top of range white
 PANEL_GAP = 0.04
-CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False, "responsive": True}
+CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False, "responsive": False}
 FONT = {"family": "Source Sans Pro, sans-serif", "size": 12, "color": "#31333f"}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from . import engine, figures, resources, training_view
-from .inputs_view import Digit, NoiseChoice
+from .inputs_view import RESULTS, Digit, NoiseChoice
 from .settings import Settings
 
 DEFAULT_MODELS = ("pretrained:dense_seed", "pretrained:conv_seed")
@@ -43,9 +43,34 @@ def chooser(labels: dict[str, str]) -> list[str]:
     # Drop models that went away (discarded, deleted from disk).
     st.session_state["models"] = [k for k in selected if k in labels]
     return st.multiselect("Models to show", options, key="models", format_func=labels.get,
-                          placeholder="Choose one or more models",
+                          placeholder="Choose one or more models", on_change=_rerun_app,
                           help="dense_seed and conv_seed are the tutorial's models; dense_deep and "
                                "conv_denoiser are improved ones; saved and retrained versions follow.")
+
+
+def _rerun_app() -> None:
+    st.rerun()  # a new model list changes the results and the model table: rerun everything
+
+
+def _rerun_results() -> None:
+    st.rerun(RESULTS)
+
+
+def selected(labels: dict[str, str]) -> list[str]:
+    """The chosen model keys (the chooser has already been drawn in this or an earlier run)."""
+    return [k for k in st.session_state.get("models", DEFAULT_MODELS) if k in labels]
+
+
+def channels_toggle(models: list[engine.LoadedModel]) -> None:
+    if any(m.spatial for m in models):
+        st.toggle("Show every channel of the 7×7 codes", key="show_channels", on_change=_rerun_results,
+                  help="A spatial code keeps a small map per channel; each row shows their mean.")
+
+
+def about_ui(models: list[engine.LoadedModel]) -> None:
+    if models:
+        with st.expander("About these models"):
+            st.markdown(models_table(models))
 
 
 def load(settings: Settings, keys: list[str]) -> tuple[list[engine.LoadedModel], list[engine.LoadFailure]]:
@@ -169,20 +194,17 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
             st.plotly_chart(figures.channels_figure(out.code, model.code_range,
                                                     f"All {model.code_shape[-1]} channels of the code"),
                             key=f"channels_{model.key}", config=figures.CONFIG, theme=None)
-    if any(m.spatial for m in models):
-        st.toggle("Show every channel of the 7×7 codes", key="show_channels",
-                  help="A spatial code keeps a small map per channel; the row shows their mean.")
-    with st.expander("About these models"):
-        st.markdown(models_table(models))
 
 
 def models_table(models: list[engine.LoadedModel]) -> str:
-    lines = ["| model | kind | code | parameters | val BCE | PSNR @0.5 | epochs |", "|---|---|---|---|---|---|---|"]
+    lines = ["| model | name | kind | code | parameters | val BCE | PSNR @0.5 | epochs |",
+             "|---|---|---|---|---|---|---|---|"]
     for m in models:
         metrics = m.manifest.get("metrics", {})
         bce = f"{metrics['val_bce']:.4f}" if "val_bce" in metrics else "–"
         psnr = f"{metrics['psnr@0.5']:.1f} dB" if "psnr@0.5" in metrics else "–"
         epochs = m.manifest.get("epochs_run") or (m.manifest.get("train_config") or {}).get("epochs", "–")
         shape = "×".join(str(d) for d in m.code_shape)
-        lines.append(f"| {m.title} | {m.kind} | {shape} | {m.probe.count_params():,} | {bce} | {psnr} | {epochs} |")
+        lines.append(f"| {m.title} | `{m.name}` | {m.kind} | {shape} | {m.probe.count_params():,} | {bce} | "
+                     f"{psnr} | {epochs} |")
     return "\n".join(lines)

@@ -218,8 +218,10 @@ def test_choose_models(env):
     at.multiselect(key="models").set_value(["pretrained:conv_denoiser"]).run()
     at.toggle(key="show_channels").set_value(True).run()
     assert_clean(at)
+    assert only_results_reran(at) and not at.multiselect
     charts = {el.key for el in at.get("plotly_chart")}
     assert "channels_pretrained:conv_denoiser" in charts
+    assert "conv_denoiser" in full(at).expander[0].markdown[0].value  # the model table follows the choice
     at.multiselect(key="models").set_value([]).run()
     assert_clean(at)
     assert not rows(at)
