@@ -83,7 +83,7 @@ except Exception as exc:  # noqa: BLE001
 lab_tab, explore_tab = st.tabs([":material/science: Lab", ":material/explore: Explore"], key="page_tab",
                                on_change="rerun")  # Explore runs only while open
 with lab_tab:
-    left, right = st.columns([0.32, 0.68], gap="medium")
+    left, right = st.columns([0.34, 0.66], gap="medium")
     with left:
         inputs_column()
     with right:

@@ -160,7 +160,7 @@ def _kind(model: engine.LoadedModel) -> str:
 def _code_title(model: engine.LoadedModel) -> str:
     shape = "×".join(str(d) for d in model.code_shape)
     if model.spatial:
-        return f"Code {shape}: channel mean"
+        return f"Code {shape}, mean"
     if model.code_size == 32:
         return "Code: 32 values, 8×4"
     return f"Code: {model.code_size} values"
