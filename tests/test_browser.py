@@ -117,12 +117,20 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
             page.get_by_text("A map of the code space").wait_for(timeout=300_000)
             page.get_by_text("A map of the code space").scroll_into_view_if_needed()
             page.wait_for_function(f"() => ({MAP_POINT})() !== null", timeout=120_000)
-            page.wait_for_timeout(1000)
-            point = page.evaluate(MAP_POINT)
-            page.mouse.move(point["x"], point["y"])
-            page.mouse.click(point["x"], point["y"])
-            page.get_by_text(f"Working on the Lab's input: held-out test digit #{point['index']}").wait_for(
-                timeout=60_000)
+            # The chart may still be re-laid out when the first click lands (seen once in a full
+            # CI run under load): re-read the point's position and click again, up to 3 times.
+            for attempt in range(3):
+                page.wait_for_timeout(1000)
+                point = page.evaluate(MAP_POINT)
+                page.mouse.move(point["x"], point["y"])
+                page.mouse.click(point["x"], point["y"])
+                loaded = page.get_by_text(f"Working on the Lab's input: held-out test digit #{point['index']}")
+                try:
+                    loaded.wait_for(timeout=30_000)
+                    break
+                except Exception:  # noqa: BLE001 - playwright's TimeoutError; try again
+                    if attempt == 2:
+                        raise
             page.wait_for_timeout(1000)
             page.screenshot(path=str(ARTIFACTS / "browser_map_click.png"))
             assert page.locator('[data-testid="stException"]').count() == 0, log.read_text()[-2000:]
