@@ -111,14 +111,15 @@ def playground(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
         st.session_state[source] = digest
     left, right = st.columns([0.7, 0.3], gap="small")
     with left:
-        grid, index = figures.flat_code_grid(np.zeros(model.code_size))
-        for r in range(grid.shape[0]):
-            cols = st.columns(grid.shape[1], gap="small")
-            for c in range(grid.shape[1]):
-                i = int(index[r, c])
-                if i >= 0:
-                    cols[c].slider(f"code[{i}]", lo, hi, step=0.05, key=f"{PG}{i}",
-                                   label_visibility="collapsed", help=f"code[{i}]")
+        # One column per column of the 8x4 picture, its sliders stacked: the same grid as a row of
+        # columns per picture row, with 1 `st.columns` call instead of 8. `value=` is only the
+        # default (the sliders' state is set above); passing it spares Streamlit a scan of the
+        # whole session state per slider (about 0.15 ms each, 32 per move).
+        _, index = figures.flat_code_grid(np.zeros(model.code_size))
+        for col, column_index in zip(st.columns(index.shape[1], gap="small"), index.T):
+            for i in (int(i) for i in column_index if i >= 0):
+                col.slider(f"code[{i}]", lo, hi, value=lo, step=0.05, key=f"{PG}{i}",
+                           label_visibility="collapsed", help=f"code[{i}]")
     values = np.array([st.session_state[f"{PG}{i}"] for i in range(model.code_size)], np.float32)
     decoded = analysis.decode(ae, np.stack([values, code.astype(np.float32)]))  # one forward pass
     with right:
