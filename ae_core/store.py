@@ -19,6 +19,7 @@ import os
 import platform
 import re
 import tempfile
+import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,20 +28,23 @@ import keras
 import numpy as np
 
 from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
+from .presets import PRESETS
 from .training import TrainConfig
 
 FORMAT = 1
+STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MODEL_FILE_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})-[0-9a-f]{12}\.keras$")
 
 
 class ModelFileError(Exception):
     """A model or manifest that cannot be used; the message names the file and what to do."""
 
-    def __init__(self, path: Path | str, problem: str, hint: str = ""):
+    def __init__(self, path: Path | str, problem: str, hint: str = "", preset: str | None = None):
         self.path = str(path)
         self.problem = problem
-        hint = hint or ("Retrain it with `python -m ae_core train PRESET`, or restore the file "
-                        "(`git checkout -- pretrained/` for the shipped models).")
+        hint = hint or (f"Retrain it with `python -m ae_core train {preset or 'PRESET'}`, or restore the "
+                        "file (`git checkout -- pretrained/` for the shipped models).")
         super().__init__(f"{path}: {problem}. {hint}")
 
 
@@ -105,6 +109,49 @@ def _write_keras(model: keras.Model, tmp: Path) -> None:
         staged.unlink(missing_ok=True)
 
 
+def remove_stale(folder: Path | str, older_than: float = STALE_SECONDS) -> list[str]:
+    """Remove what killed saves left behind in `folder`; returns the removed file names.
+
+    A save that is killed (SIGKILL, power loss) can leave hidden temporary files
+    (`.NAME.*.keras`, `.NAME.json.*.tmp`) and a model file that no manifest names (killed
+    between writing the model and committing its manifest). None of them is ever listed or
+    loaded; this removes those last modified more than `older_than` seconds ago, so a save
+    still running in another process is never touched.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    cutoff = time.time() - older_than
+    removed = []
+    for path in folder.iterdir():
+        try:
+            if not path.is_file() or path.stat().st_mtime >= cutoff:
+                continue
+            if path.name.startswith(".") and path.name.endswith((".tmp", ".keras")) or _orphan(path):
+                path.unlink()
+                removed.append(path.name)
+        except OSError:
+            continue
+    return removed
+
+
+def _orphan(path: Path) -> bool:
+    """A `NAME-<hash>.keras` file whose manifest does not exist or names another file.
+
+    When the manifest exists but cannot be read, the file is kept: it may be the only copy.
+    """
+    match = MODEL_FILE_RE.match(path.name)
+    if not match:
+        return False
+    manifest = path.with_name(f"{match['name']}.json")
+    if not manifest.exists():
+        return True
+    try:
+        return Path(str(json.loads(manifest.read_text())["model_file"])).name != path.name
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
          train_config: TrainConfig | None = None, data_info: dict | None = None,
          metrics: dict | None = None, history: dict | None = None, preset: str | None = None,
@@ -119,6 +166,7 @@ def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
     folder = Path(folder)
     check_name(name)
     folder.mkdir(parents=True, exist_ok=True)
+    remove_stale(folder)
     manifest_path = folder / f"{name}.json"
     old_model_file = None
     if manifest_path.is_file():
@@ -196,31 +244,37 @@ def load(folder: Path | str, name: str) -> StoredModel:
     """
     folder = Path(folder)
     manifest_path = folder / f"{check_name(name)}.json"
-    manifest = read_manifest(manifest_path)
+    try:
+        manifest = read_manifest(manifest_path)
+    except ModelFileError as exc:
+        raise ModelFileError(exc.path, exc.problem, preset=name if name in PRESETS else None) from None
+    preset = manifest.get("preset") if manifest.get("preset") in PRESETS else None
+
+    def fail(path, problem):
+        return ModelFileError(path, problem, preset=preset)
+
     model_path = folder / Path(str(manifest["model_file"])).name  # never leave the folder
     if not model_path.is_file():
-        raise ModelFileError(model_path, "the model file named by its manifest is missing")
+        raise fail(model_path, "the model file named by its manifest is missing")
     expected = manifest.get("model_sha256")
     if expected and _sha256(model_path) != expected:
-        raise ModelFileError(model_path, "the model file does not match its manifest's checksum "
-                             "(truncated or changed)")
+        raise fail(model_path, "the model file does not match its manifest's checksum (truncated or changed)")
     try:
         spec = spec_from_dict(manifest["spec"])
     except (TypeError, ValueError) as exc:
-        raise ModelFileError(manifest_path, f"the manifest's spec is not usable ({exc})") from None
+        raise fail(manifest_path, f"the manifest's spec is not usable ({exc})") from None
     try:
         autoencoder = keras.saving.load_model(model_path, compile=False, safe_mode=True)
         model = split(autoencoder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise ModelFileError(model_path, f"Keras cannot load this model ({first})") from None
+        raise fail(model_path, f"Keras cannot load this model ({first})") from None
     if tuple(autoencoder.input_shape[1:]) != IMAGE_SHAPE:
-        raise ModelFileError(model_path, f"the model takes input {autoencoder.input_shape[1:]}, "
-                             f"not {IMAGE_SHAPE}")
+        raise fail(model_path, f"the model takes input {autoencoder.input_shape[1:]}, not {IMAGE_SHAPE}")
     code_shape = tuple(model.encoder.output.shape[1:])
     if code_shape != tuple(manifest["code_shape"]):
-        raise ModelFileError(model_path, f"the model's code shape {code_shape} does not match the "
-                             f"manifest's {tuple(manifest['code_shape'])}")
+        raise fail(model_path, f"the model's code shape {code_shape} does not match the "
+                   f"manifest's {tuple(manifest['code_shape'])}")
     return StoredModel(name, spec, model, manifest, manifest_path)
 
 

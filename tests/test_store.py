@@ -144,3 +144,50 @@ def test_versions_and_listing_ignore_temp_files(tmp_path):
     assert store.list_models(tmp_path) == ["dense-v1"]
     assert store.next_version_name(tmp_path, "dense") == "dense-v2"
     assert store.list_models(tmp_path / "absent") == []
+
+
+def test_error_hint_names_the_preset(tmp_path):
+    spec = models.DenseSpec()
+    store.save(models.build(spec), spec, tmp_path, "dense_seed", preset="dense_seed")
+    (tmp_path / json.loads((tmp_path / "dense_seed.json").read_text())["model_file"]).unlink()
+    with pytest.raises(store.ModelFileError, match=r"python -m ae_core train dense_seed`"):
+        store.load(tmp_path, "dense_seed")
+    (tmp_path / "dense_seed.json").unlink()  # no manifest: the name is the preset
+    with pytest.raises(store.ModelFileError, match=r"python -m ae_core train dense_seed`"):
+        store.load(tmp_path, "dense_seed")
+
+
+def _age(path, seconds):
+    t = path.stat().st_mtime - seconds
+    os.utime(path, (t, t))
+
+
+def test_save_removes_what_killed_saves_left_behind(tmp_path):
+    _save(tmp_path, name="a")
+    a_file = json.loads((tmp_path / "a.json").read_text())["model_file"]
+    old = {".a.x1.keras": b"partial", ".a.json.x2.tmp": b"{", "a-0123456789ab.keras": b"orphan of a",
+           "b-0123456789ab.keras": b"orphan, no manifest"}
+    fresh = {".c.x3.keras": b"a save running now", "a-ba9876543210.keras": b"orphan, but recent"}
+    for name, data in {**old, **fresh}.items():
+        (tmp_path / name).write_bytes(data)
+    for name in old:
+        _age(tmp_path / name, 2 * store.STALE_SECONDS)
+    _age(tmp_path / a_file, 2 * store.STALE_SECONDS)  # an old model its manifest names: kept
+    (tmp_path / "notes.txt").write_text("not ours")
+    _age(tmp_path / "notes.txt", 2 * store.STALE_SECONDS)
+
+    _save(tmp_path, name="d")
+
+    left = {p.name for p in tmp_path.iterdir()}
+    assert not left & set(old), left
+    assert set(fresh) | {a_file, "notes.txt", "a.json", "d.json"} <= left
+    store.load(tmp_path, "a")  # still loads
+
+
+def test_stale_removal_keeps_files_whose_manifest_is_unreadable(tmp_path):
+    _save(tmp_path, name="a")
+    a_file = tmp_path / json.loads((tmp_path / "a.json").read_text())["model_file"]
+    (tmp_path / "a.json").write_text("{broken")
+    _age(a_file, 2 * store.STALE_SECONDS)
+    assert store.remove_stale(tmp_path) == []
+    assert a_file.exists()
