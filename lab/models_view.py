@@ -120,9 +120,10 @@ def problems_ui(settings: Settings, missing: list[str], failures: list[engine.Lo
         folder = settings.pretrained_dir
         files = ", ".join(f"`{Path(folder) / (n + '.json')}`" for n in missing)
         where = "is missing" if not Path(folder).is_dir() else "does not have every shipped model"
-        how = ("Restore it (`git checkout -- pretrained/`), train it with `python -m ae_core train "
-               "PRESET`, or train a quick version here:" if settings.allow_training else
-               "Restore it (`git checkout -- pretrained/`) or train it with `python -m ae_core train PRESET`.")
+        commands = "; ".join(f"`python -m ae_core train {n} --out {folder}`" for n in missing)
+        how = (f"Restore it (`git checkout -- pretrained/`), train it ({commands}), or train a quick "
+               "version here:" if settings.allow_training else
+               f"Restore it (`git checkout -- pretrained/`) or train it ({commands}).")
         st.warning(f"The pretrained folder `{folder}` {where}. Missing: {files}. {how}",
                    icon=":material/folder_off:")
         cols = st.columns(min(len(missing), 2))
