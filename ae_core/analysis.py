@@ -196,8 +196,11 @@ def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0,
         share = s[:2] ** 2 / max(float((s**2).sum()), 1e-12)
         return CodeMap("pca", ((flat - mean) @ vt.T).astype(np.float32), flat, mean, vt,
                        (float(share[0]), float(share[1])))
-    from sklearn.manifold import TSNE  # imported here: only t-SNE needs scikit-learn
-    from threadpoolctl import threadpool_limits
+    try:  # an optional dependency (requirements-dev.txt): installed, it slows `import keras` by 1-2 s
+        from sklearn.manifold import TSNE
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ImportError("t-SNE needs scikit-learn: `pip install scikit-learn`. PCA needs nothing.") from None
 
     tsne = TSNE(n_components=2, perplexity=min(perplexity, (len(flat) - 1) / 3), init="pca",
                 random_state=seed, n_jobs=1)
