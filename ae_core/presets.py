@@ -39,11 +39,11 @@ PRESETS: dict[str, Preset] = {
         denoiser=False),
     "conv_denoiser": Preset(
         ConvSpec(name="conv_denoiser", filters=(32, 64), convs_per_level=2, refine_convs=1),
-        TrainConfig(epochs=30, batch_size=128, noise_max=0.9, schedule="cosine"),
+        TrainConfig(epochs=60, batch_size=64, noise_max=1.0, schedule="cosine"),
         "Conv denoiser, any noise level",
         "Two Conv2D(32) + MaxPool, two Conv2D(64) + MaxPool down to a 7x7x64 code, mirrored back "
         "up with one more full-resolution Conv2D(32) before the output; trained on fresh Gaussian noise of a "
-        "random level from 0 to 0.9 every batch, with a cosine learning-rate decay.",
+        "random level from 0 to 1 every batch, with a cosine learning-rate decay.",
         denoiser=True),
 }
 

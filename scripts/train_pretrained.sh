@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train every preset on the bundled digits into pretrained/, then write the evaluation report.
-# This is the one command that produces pretrained/ (about 15 minutes on 2 CPU cores).
+# This is the one command that produces pretrained/ (about 45 minutes on 2 idle CPU cores, 30 of them for conv_denoiser).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python}
