@@ -13,7 +13,10 @@ import io
 import json
 import os
 import re
-import tomllib
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: Streamlit's own `toml` dependency reads it too
+    import toml as tomllib
 from pathlib import Path
 
 import numpy as np

@@ -191,3 +191,45 @@ def test_stale_removal_keeps_files_whose_manifest_is_unreadable(tmp_path):
     _age(a_file, 2 * store.STALE_SECONDS)
     assert store.remove_stale(tmp_path) == []
     assert a_file.exists()
+
+
+def _newer_keras(monkeypatch, folder):
+    """The file was saved by a newer Keras that this one cannot deserialize (as Keras 3.12 with
+    one saved by Keras 3.15)."""
+    manifest = json.loads((folder / "m.json").read_text())
+    manifest["versions"]["keras"] = "99.0.0"
+    (folder / "m.json").write_text(json.dumps(manifest))
+
+    def refuse(*args, **kwargs):
+        raise ValueError("Unrecognized keyword arguments passed to Dense: {'quantization_config': None}")
+    monkeypatch.setattr(store.keras.saving, "load_model", refuse)
+
+
+@pytest.mark.parametrize("spec", [models.DenseSpec(), models.ConvSpec(filters=(4, 4), batch_norm=True)])
+def test_a_model_from_a_newer_keras_loads_its_weights_into_the_spec(tmp_path, monkeypatch, spec):
+    model = _save(tmp_path, spec=spec)
+    _newer_keras(monkeypatch, tmp_path)
+    loaded = store.load(tmp_path, "m")
+    np.testing.assert_allclose(loaded.model.autoencoder(X, training=False), model.autoencoder(X, training=False),
+                               atol=1e-6)
+    assert loaded.code_shape == tuple(model.encoder.output.shape[1:])
+
+
+def test_weights_that_do_not_fit_the_spec_are_a_clear_error(tmp_path, monkeypatch):
+    _save(tmp_path)
+    manifest = json.loads((tmp_path / "m.json").read_text())
+    manifest["spec"]["hidden"] = [64]  # another architecture than the file holds
+    (tmp_path / "m.json").write_text(json.dumps(manifest))
+    _newer_keras(monkeypatch, tmp_path)
+    with pytest.raises(store.ModelFileError, match="Keras cannot load this model .*quantization_config"):
+        store.load(tmp_path, "m")
+
+
+def test_same_keras_that_cannot_deserialize_gets_no_weights_fallback(tmp_path, monkeypatch):
+    _save(tmp_path)
+
+    def refuse(*args, **kwargs):
+        raise ValueError("something else is wrong")
+    monkeypatch.setattr(store.keras.saving, "load_model", refuse)
+    with pytest.raises(store.ModelFileError, match="Keras cannot load this model .something else is wrong"):
+        store.load(tmp_path, "m")
