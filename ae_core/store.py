@@ -27,7 +27,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from .models import IMAGE_SHAPE, Autoencoder, Spec, build, spec_from_dict, spec_to_dict, split
+from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
 from .presets import PRESETS
 from .training import TrainConfig
 
@@ -267,12 +267,8 @@ def load(folder: Path | str, name: str) -> StoredModel:
         autoencoder = keras.saving.load_model(model_path, compile=False, safe_mode=True)
         model = split(autoencoder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        saved_by = (manifest.get("versions") or {}).get("keras")
-        model = _weights_into_spec(spec, model_path) if _newer(saved_by, keras.__version__) else None
-        if model is None:
-            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-            raise fail(model_path, f"Keras cannot load this model ({first})") from None
-        autoencoder = model.autoencoder
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise fail(model_path, f"Keras cannot load this model ({first})") from None
     if tuple(autoencoder.input_shape[1:]) != IMAGE_SHAPE:
         raise fail(model_path, f"the model takes input {autoencoder.input_shape[1:]}, not {IMAGE_SHAPE}")
     code_shape = tuple(model.encoder.output.shape[1:])
@@ -280,32 +276,6 @@ def load(folder: Path | str, name: str) -> StoredModel:
         raise fail(model_path, f"the model's code shape {code_shape} does not match the "
                    f"manifest's {tuple(manifest['code_shape'])}")
     return StoredModel(name, spec, model, manifest, manifest_path)
-
-
-def _newer(saved_by, running: str) -> bool:
-    """Whether version string `saved_by` ("3.15.1") is newer than `running`."""
-    def parse(v):
-        return tuple(int(re.match(r"\d+", part).group()) for part in str(v).split(".")[:3])
-    try:
-        return parse(saved_by) > parse(running)
-    except (AttributeError, ValueError):
-        return False
-
-
-def _weights_into_spec(spec: Spec, model_path: Path) -> Autoencoder | None:
-    """The manifest's architecture, built by `models.build`, with the file's weights; or None.
-
-    Only for a model that a newer Keras saved and this one cannot deserialize (Keras 3.15 writes
-    layer options, like `quantization_config`, that Keras 3.12, the last release for Python
-    3.10, rejects). Only arrays are read, never code, and every weight's shape must match the
-    spec. A file refused for other reasons (safe_mode and a Lambda layer) stays refused.
-    """
-    try:
-        model = build(spec)
-        model.autoencoder.load_weights(model_path)
-        return model
-    except Exception:  # noqa: BLE001 - any failure here means "cannot load": the caller says so
-        return None
 
 
 def list_models(folder: Path | str) -> list[str]:

@@ -13,10 +13,7 @@ import io
 import json
 import os
 import re
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10: Streamlit's own `toml` dependency reads it too
-    import toml as tomllib
+import tomllib
 from pathlib import Path
 
 import numpy as np
