@@ -96,6 +96,49 @@ def texts(at) -> str:
     return "\n".join(parts)
 
 
+# --- AppTest sessions ------------------------------------------------------------------------
+
+APP_TIMEOUT = 120  # the first run in a process imports TensorFlow
+
+
+def point_app_at(monkeypatch, pretrained: Path, tmp_path: Path) -> Path:
+    """Settings for one test: these models, a fresh folder for saved versions, small training."""
+    monkeypatch.setenv("AE_PRETRAINED_DIR", str(pretrained))
+    monkeypatch.setenv("AE_MODELS_DIR", str(tmp_path / "models"))
+    monkeypatch.setenv("AE_TRAIN_DIGITS", "256")
+    monkeypatch.delenv("AE_ALLOW_TRAINING", raising=False)
+    return tmp_path
+
+
+def app():
+    """A first run of the page, checked for exceptions."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+def rows(at) -> dict[str, dict]:
+    """The model rows on the page by model key ("pretrained:dense_seed")."""
+    return {k.removeprefix("row_"): v for k, v in row_charts(at).items()}
+
+
+def wait_for(at, predicate, seconds=90.0):
+    """Rerun the app (as the page's polling does) until `predicate(at)` holds."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        at.run()
+        assert_clean(at)
+        if predicate(at):
+            return at
+        time.sleep(0.3)
+    raise AssertionError(f"timed out; the page says:\n{texts(at)}")
+
+
+# --- a real server -----------------------------------------------------------------------------
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -16,10 +15,9 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from ae_core import preprocess, store
-from tests.app_support import (APP, ROOT, assert_clean, canvas_state, complete_pretrained, drawing_png, row_charts,
-                               texts, untrained_models, z)
+from tests.app_support import (APP, APP_TIMEOUT, ROOT, app, assert_clean, canvas_state, complete_pretrained,
+                               drawing_png, point_app_at, row_charts, rows, texts, untrained_models, wait_for, z)
 
-TIMEOUT = 120  # the first run in a process imports TensorFlow
 
 
 @pytest.fixture(scope="session")
@@ -32,18 +30,7 @@ def pretrained_dir(tmp_path_factory) -> Path:
 @pytest.fixture
 def env(monkeypatch, tmp_path, pretrained_dir):
     """Point the app at the models and a fresh, empty folder for saved versions."""
-    monkeypatch.setenv("AE_PRETRAINED_DIR", str(pretrained_dir))
-    monkeypatch.setenv("AE_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("AE_TRAIN_DIGITS", "256")
-    monkeypatch.delenv("AE_ALLOW_TRAINING", raising=False)
-    return tmp_path
-
-
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert_clean(at)
-    return at
+    return point_app_at(monkeypatch, pretrained_dir, tmp_path)
 
 
 def full(at) -> AppTest:
@@ -57,10 +44,6 @@ def full(at) -> AppTest:
 def only_results_reran(at) -> bool:
     """True when the last run redrew the models but not the input column."""
     return bool(row_charts(at)) and not at.slider and not at.get("segmented_control")
-
-
-def rows(at) -> dict[str, dict]:
-    return {k.removeprefix("row_"): v for k, v in row_charts(at).items()}
 
 
 # --- first page, sample picking -----------------------------------------------------------
@@ -230,18 +213,6 @@ def test_choose_models(env):
 
 # --- retraining ---------------------------------------------------------------------------
 
-def wait_for(at, predicate, seconds=90.0):
-    """Rerun the app (as the page's polling does) until `predicate(at)` holds."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        at.run()
-        assert_clean(at)
-        if predicate(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; the page says:\n{texts(at)}")
-
-
 def test_retrain_keep_and_save_a_new_version(env):
     at = app()
     sb = at.sidebar
@@ -360,7 +331,7 @@ def test_an_unexpected_error_is_one_calm_line_not_a_traceback(env, monkeypatch):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(engine, "interact", broken)
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT).run()
+    at = AppTest.from_file(APP, default_timeout=APP_TIMEOUT).run()
     assert not at.exception
     assert any(OOPS in e.value and "running the models" in e.value for e in at.error)
     assert at.segmented_control(key="input_mode") and at.sidebar.button(key="train")  # the rest works

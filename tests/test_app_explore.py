@@ -86,7 +86,6 @@ def test_interpolation_steps_and_second_digit(env):
     at.selectbox(key="interp_label").set_value(7).run()
     at.button(key="interp_random").click().run()
     assert_clean(at)
-    from lab import resources  # noqa: F401
     from ae_core.data import load_bundled
 
     assert load_bundled().y_test[at.session_state["interp_index"]] == 7

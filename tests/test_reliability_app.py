@@ -9,19 +9,16 @@ from __future__ import annotations
 import errno
 import json
 import shutil
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from ae_core import store
-from tests.app_support import (APP, ROOT, assert_clean, canvas_state, complete_pretrained, row_charts, texts,
-                               untrained_models, z)
+from tests.app_support import (ROOT, app, assert_clean, canvas_state, complete_pretrained, point_app_at,
+                               rows, texts, untrained_models, wait_for, z)
 from tests.reliability_support import CANVASES, canvas_png, uploads
 
-TIMEOUT = 120
 SHOWN = ("dense_seed", "conv_seed")  # the page's default models
 
 
@@ -46,33 +43,7 @@ def models_copy(tmp_path, source_models) -> Path:
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, models_copy):
-    monkeypatch.setenv("AE_PRETRAINED_DIR", str(models_copy))
-    monkeypatch.setenv("AE_MODELS_DIR", str(tmp_path / "models"))
-    monkeypatch.setenv("AE_TRAIN_DIGITS", "256")
-    monkeypatch.delenv("AE_ALLOW_TRAINING", raising=False)
-    return tmp_path
-
-
-def app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.run()
-    assert_clean(at)
-    return at
-
-
-def rows(at) -> dict[str, dict]:
-    return {k.removeprefix("row_"): v for k, v in row_charts(at).items()}
-
-
-def wait_for(at, predicate, seconds=90.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        at.run()
-        assert_clean(at)
-        if predicate(at):
-            return at
-        time.sleep(0.3)
-    raise AssertionError(f"timed out; the page says:\n{texts(at)}")
+    return point_app_at(monkeypatch, models_copy, tmp_path)
 
 
 # --- odd input -----------------------------------------------------------------------------
