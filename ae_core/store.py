@@ -33,8 +33,9 @@ from .training import TrainConfig
 
 FORMAT = 1
 STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MODEL_FILE_RE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})-[0-9a-f]{12}\.keras$")
+_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+NAME_RE = re.compile(rf"^{_NAME}$")
+MODEL_FILE_RE = re.compile(rf"^(?P<name>{_NAME})-[0-9a-f]{{12}}\.keras$")  # what `save` writes
 
 
 class ModelFileError(Exception):
