@@ -9,13 +9,9 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from lab import preload  # noqa: E402
-
-preload.start()  # TensorFlow loads in the background while the page draws its inputs
-
 import streamlit as st  # noqa: E402
 
-from lab import inputs_view, keras_session, models_view, style, training_view  # noqa: E402
+from lab import inputs_view, keras_session, models_view, preload, style, training_view  # noqa: E402
 from lab.errors import oops  # noqa: E402  (unexpected errors: one calm line, traceback in the log)
 from lab.settings import Settings  # noqa: E402
 
@@ -97,7 +93,7 @@ with lab_tab:
 if explore_tab.open:
     with explore_tab:
         try:
-            from lab import explore_view  # imports TensorFlow: never before the first paint
+            from lab import explore_view
 
             explore_view.page(settings, oops)
         except Exception as exc:  # noqa: BLE001
@@ -106,3 +102,5 @@ try:
     training_view.sidebar_ui(settings)
 except Exception as exc:  # noqa: BLE001
     oops("drawing the training sidebar", exc)
+if settings.allow_training:
+    preload.start()  # TensorFlow, for training only, loads once the first page is out

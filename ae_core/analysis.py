@@ -6,7 +6,8 @@ Images are float32 in [0, 1]: one image is (28, 28) or (28, 28, 1), a batch (N, 
 (N, 7, 7, 32) for the tutorial's conv code; statistics, samples and maps use the flattened code.
 Inputs and outputs are numpy arrays or small frozen dataclasses, so a UI can cache the results
 (`st.cache_data`, with the model passed as an `_underscore` argument) and call the rest per
-interaction: one forward pass of one image costs about a millisecond with `predict_on_batch`.
+interaction: a forward pass of one image costs about a millisecond with Keras' `predict_on_batch`,
+less with the NumPy runner (`ae_core.runner`, the same interface).
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def as_images(x: np.ndarray) -> np.ndarray:
 
 def _run(net, x: np.ndarray) -> np.ndarray:
     parts = [np.asarray(net.predict_on_batch(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]
-    return np.concatenate(parts) if parts else np.zeros((0, *net.output.shape[1:]), np.float32)
+    return np.concatenate(parts) if parts else np.zeros((0, *net.output_shape[1:]), np.float32)
 
 
 def encode(model: Autoencoder, x: np.ndarray) -> np.ndarray:
@@ -53,7 +54,7 @@ def encode(model: Autoencoder, x: np.ndarray) -> np.ndarray:
 
 def decode(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
     """Images (N, 28, 28) from codes (N, *code_shape) or one code (*code_shape)."""
-    shape = tuple(model.encoder.output.shape[1:])
+    shape = tuple(model.encoder.output_shape[1:])
     codes = numeric(codes, "Codes")
     if codes.shape[-len(shape):] != shape:
         raise ValueError(f"Expected codes of shape (N, {', '.join(map(str, shape))}) for this "

@@ -3,15 +3,18 @@
 Every model takes images of shape (batch, 28, 28, 1) in [0, 1] and returns the same shape.
 A builder returns an `Autoencoder`: the full model and its `encoder` and `decoder` halves
 (the app shows the code and decodes edited codes).
+
+Specs and presets are plain data; Keras (and TensorFlow, seconds to import) is imported only
+when a model is built, so the app can read them before TensorFlow has loaded.
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import keras
-from keras import layers
+if TYPE_CHECKING:
+    import keras
 
 IMAGE_SHAPE = (28, 28, 1)
 
@@ -68,6 +71,8 @@ def spec_from_dict(d: dict) -> Spec:
 
 
 def _conv(x, filters: int, spec: ConvSpec, activation: str = "relu"):
+    from keras import layers
+
     if not spec.batch_norm:
         return layers.Conv2D(filters, (3, 3), activation=activation, padding="same")(x)
     x = layers.Conv2D(filters, (3, 3), padding="same", use_bias=False)(x)
@@ -76,6 +81,9 @@ def _conv(x, filters: int, spec: ConvSpec, activation: str = "relu"):
 
 
 def build_dense(spec: DenseSpec) -> Autoencoder:
+    import keras
+    from keras import layers
+
     # Encoder
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = layers.Flatten()(inputs)
@@ -94,6 +102,9 @@ def build_dense(spec: DenseSpec) -> Autoencoder:
 
 
 def build_conv(spec: ConvSpec) -> Autoencoder:
+    import keras
+    from keras import layers
+
     # Encoder
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = inputs
@@ -124,6 +135,8 @@ def build_conv(spec: ConvSpec) -> Autoencoder:
 
 
 def _join(encoder: keras.Model, decoder: keras.Model, name: str) -> Autoencoder:
+    import keras
+
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)), name=name)
     return Autoencoder(autoencoder, encoder, decoder)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .models import ConvSpec, DenseSpec, Spec
-from .training import TrainConfig
+from .config import TrainConfig
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,11 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 
 from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
 from .presets import PRESETS
-from .training import TrainConfig
+from .config import TrainConfig
 
 FORMAT = 1
 STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
@@ -53,13 +52,13 @@ class ModelFileError(Exception):
 class StoredModel:
     name: str
     spec: Spec
-    model: Autoencoder
+    model: Autoencoder  # or a runner.NumpyAutoencoder (`load_runner`): the same three fields
     manifest: dict
     path: Path  # the manifest
 
     @property
     def code_shape(self) -> tuple[int, ...]:
-        return tuple(self.model.encoder.output.shape[1:])
+        return tuple(self.model.encoder.output_shape[1:])
 
 
 def check_name(name: str) -> str:
@@ -79,6 +78,7 @@ def _sha256(path: Path) -> str:
 
 
 def _versions() -> dict:
+    import keras
     import tensorflow as tf
 
     return {"python": platform.python_version(), "keras": keras.__version__,
@@ -100,7 +100,7 @@ def _atomic_write_bytes(path: Path, write) -> None:
         raise
 
 
-def _write_keras(model: keras.Model, tmp: Path) -> None:
+def _write_keras(model, tmp: Path) -> None:
     # Keras insists on the .keras suffix; save beside the temp file and move it over.
     staged = tmp.with_name(tmp.name + ".keras")
     try:
@@ -236,6 +236,39 @@ def read_manifest(path: Path | str) -> dict:
     return manifest
 
 
+def _checked(folder: Path, name: str) -> tuple[dict, Path, Path, Spec, str | None]:
+    """(manifest, manifest path, model path, spec, preset) once the files pass every check
+    that needs no Keras: manifest fields, the model file's presence and checksum, the spec."""
+    manifest_path = folder / f"{check_name(name)}.json"
+    try:
+        manifest = read_manifest(manifest_path)
+    except ModelFileError as exc:
+        raise ModelFileError(exc.path, exc.problem, preset=name if name in PRESETS else None) from None
+    preset = manifest.get("preset") if manifest.get("preset") in PRESETS else None
+    model_path = folder / Path(str(manifest["model_file"])).name  # never leave the folder
+    if not model_path.is_file():
+        raise ModelFileError(model_path, "the model file named by its manifest is missing", preset=preset)
+    expected = manifest.get("model_sha256")
+    if expected and _sha256(model_path) != expected:
+        raise ModelFileError(model_path, "the model file does not match its manifest's checksum "
+                             "(truncated or changed)", preset=preset)
+    try:
+        spec = spec_from_dict(manifest["spec"])
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(manifest_path, f"the manifest's spec is not usable ({exc})", preset=preset) from None
+    return manifest, manifest_path, model_path, spec, preset
+
+
+def _check_shapes(model_path: Path, manifest: dict, input_shape: tuple, code_shape: tuple,
+                  preset: str | None) -> None:
+    if tuple(input_shape) != IMAGE_SHAPE:
+        raise ModelFileError(model_path, f"the model takes input {tuple(input_shape)}, not {IMAGE_SHAPE}",
+                             preset=preset)
+    if tuple(code_shape) != tuple(manifest["code_shape"]):
+        raise ModelFileError(model_path, f"the model's code shape {tuple(code_shape)} does not match the "
+                             f"manifest's {tuple(manifest['code_shape'])}", preset=preset)
+
+
 def load(folder: Path | str, name: str) -> StoredModel:
     """Load `folder/NAME.json` and the model it names (safe_mode=True), checking they agree.
 
@@ -243,39 +276,39 @@ def load(folder: Path | str, name: str) -> StoredModel:
         ModelFileError: missing, truncated, corrupt or mismatched files; the message names the
             file and what to do.
     """
-    folder = Path(folder)
-    manifest_path = folder / f"{check_name(name)}.json"
-    try:
-        manifest = read_manifest(manifest_path)
-    except ModelFileError as exc:
-        raise ModelFileError(exc.path, exc.problem, preset=name if name in PRESETS else None) from None
-    preset = manifest.get("preset") if manifest.get("preset") in PRESETS else None
+    import keras
 
-    def fail(path, problem):
-        return ModelFileError(path, problem, preset=preset)
-
-    model_path = folder / Path(str(manifest["model_file"])).name  # never leave the folder
-    if not model_path.is_file():
-        raise fail(model_path, "the model file named by its manifest is missing")
-    expected = manifest.get("model_sha256")
-    if expected and _sha256(model_path) != expected:
-        raise fail(model_path, "the model file does not match its manifest's checksum (truncated or changed)")
-    try:
-        spec = spec_from_dict(manifest["spec"])
-    except (TypeError, ValueError) as exc:
-        raise fail(manifest_path, f"the manifest's spec is not usable ({exc})") from None
+    manifest, manifest_path, model_path, spec, preset = _checked(Path(folder), name)
     try:
         autoencoder = keras.saving.load_model(model_path, compile=False, safe_mode=True)
         model = split(autoencoder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise fail(model_path, f"Keras cannot load this model ({first})") from None
-    if tuple(autoencoder.input_shape[1:]) != IMAGE_SHAPE:
-        raise fail(model_path, f"the model takes input {autoencoder.input_shape[1:]}, not {IMAGE_SHAPE}")
-    code_shape = tuple(model.encoder.output.shape[1:])
-    if code_shape != tuple(manifest["code_shape"]):
-        raise fail(model_path, f"the model's code shape {code_shape} does not match the "
-                   f"manifest's {tuple(manifest['code_shape'])}")
+        raise ModelFileError(model_path, f"Keras cannot load this model ({first})", preset=preset) from None
+    _check_shapes(model_path, manifest, autoencoder.input_shape[1:], model.encoder.output.shape[1:], preset)
+    return StoredModel(name, spec, model, manifest, manifest_path)
+
+
+def load_runner(folder: Path | str, name: str) -> StoredModel:
+    """Like `load`, but the model is an `ae_core.runner.NumpyAutoencoder`: no TensorFlow needed.
+
+    The same checks as `load`; the `.keras` file is read as data (JSON and arrays), never run.
+
+    Raises:
+        ModelFileError: as `load`.
+        runner.Unsupported: the model uses a layer the NumPy runner lacks (use `load`).
+    """
+    from . import runner
+
+    manifest, manifest_path, model_path, spec, preset = _checked(Path(folder), name)
+    try:
+        model = runner.read(model_path)
+    except runner.Unsupported:
+        raise
+    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
+        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ModelFileError(model_path, f"this model file cannot be read ({first})", preset=preset) from None
+    _check_shapes(model_path, manifest, model.encoder.input_shape[1:], model.encoder.output_shape[1:], preset)
     return StoredModel(name, spec, model, manifest, manifest_path)
 
 

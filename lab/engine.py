@@ -1,7 +1,9 @@
 """What one interaction computes: noise, every shown model's code and reconstruction, metrics.
 
 No Streamlit here: the app caches these objects, the latency benchmark calls them directly.
-Keras is imported lazily so the page can draw its inputs before TensorFlow has loaded.
+Models run with NumPy (`ae_core.runner`, checked against Keras in tests/test_runner.py): the page
+never waits for TensorFlow, and one image costs 0.05 ms (dense) to 3 ms (the largest conv model)
+instead of a Keras call per model. A model with a layer the runner lacks runs through Keras.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ class LoadedModel:
     kind: str  # "pretrained", "saved" or "session"
     preset: str | None
     code_shape: tuple[int, ...]
-    probe: object  # keras.Model: (B, 28, 28, 1) -> [code, reconstruction]
+    net: object  # runner.NumpyAutoencoder (or, for layers it lacks, a Keras Autoencoder)
     code_range: tuple[float, float]  # colour range of code values, from clean test digits
     summary_range: tuple[float, float]  # colour range of the code panel (a spatial code's channel mean)
     manifest: dict = field(default_factory=dict)
@@ -43,8 +45,11 @@ class LoadedModel:
 
     def run(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(1, 28, 28) -> (code (1, *code_shape), reconstruction (1, 28, 28))."""
-        code, recon = self.probe.predict_on_batch(np.asarray(x, np.float32).reshape(-1, 28, 28, 1))
-        return np.asarray(code), np.asarray(recon).reshape(-1, 28, 28)
+        code = np.asarray(self.net.encoder.predict_on_batch(np.asarray(x, np.float32).reshape(-1, 28, 28, 1)))
+        return code, np.asarray(self.net.decoder.predict_on_batch(code)).reshape(-1, 28, 28)
+
+    def count_params(self) -> int:
+        return int(self.net.autoencoder.count_params())
 
 
 @dataclass(frozen=True)
@@ -60,25 +65,26 @@ class LoadFailure:
 
 def prepare(autoencoder, *, key: str, name: str, title: str, kind: str, preset: str | None,
             sample: np.ndarray, manifest: dict | None = None, path: Path | None = None) -> LoadedModel:
-    """Wrap an `ae_core.models.Autoencoder` for interactive use and warm it up.
-
-    The probe shares the encoder and decoder weights and returns both outputs in one call;
-    warming up traces `predict_on_batch` for a batch of one, so the first interaction is fast.
+    """Wrap an autoencoder for interactive use: a `runner.NumpyAutoencoder` as is, a Keras
+    `ae_core.models.Autoencoder` (one just trained) as its NumPy copy when the runner has its
+    layers, else as is, warmed up so its first interaction is fast.
     `sample` (N, 28, 28) clean digits fix the code's colour range.
     """
-    import keras
+    from ae_core import runner
 
-    inputs = keras.Input(shape=(28, 28, 1), name="image")
-    code = autoencoder.encoder(inputs)
-    probe = keras.Model(inputs, [code, autoencoder.decoder(code)], name=f"probe_{name}")
-    probe.predict_on_batch(np.zeros((1, 28, 28, 1), np.float32))
+    if not isinstance(autoencoder, runner.NumpyAutoencoder):
+        try:
+            autoencoder = runner.from_keras(autoencoder)
+        except runner.Unsupported:
+            autoencoder.decoder.predict_on_batch(autoencoder.encoder.predict_on_batch(
+                np.zeros((1, 28, 28, 1), np.float32)))
     step = max(1, len(sample) // CODE_RANGE_DIGITS)  # spread over the set (it may be sorted by label)
     clean = np.asarray(sample[::step][:CODE_RANGE_DIGITS], np.float32).reshape(-1, 28, 28)
     # Clean digits and the same digits at noise 0.5 and 1: the range covers what the slider shows.
     inputs = np.concatenate([clean, noise.gaussian(clean, 0.5, seed=1), noise.gaussian(clean, 1.0, seed=2)])
     codes = np.asarray(autoencoder.encoder(inputs.reshape(-1, 28, 28, 1), training=False))
     summary = codes.mean(axis=-1) if codes.ndim == 4 else codes
-    return LoadedModel(key, name, title, kind, preset, tuple(int(d) for d in codes.shape[1:]), probe,
+    return LoadedModel(key, name, title, kind, preset, tuple(int(d) for d in codes.shape[1:]), autoencoder,
                        colour_range(codes), colour_range(summary, from_zero=False), manifest or {}, path)
 
 
@@ -98,13 +104,19 @@ def colour_range(values: np.ndarray, from_zero: bool = True) -> tuple[float, flo
 
 
 def load_stored(folder: Path, name: str, kind: str, sample: np.ndarray) -> LoadedModel | LoadFailure:
-    """Load `folder/NAME.json` with `ae_core.store` and prepare it; failures become `LoadFailure`."""
-    from ae_core import store
+    """Load `folder/NAME.json` with `ae_core.store` and prepare it; failures become `LoadFailure`.
+
+    NumPy first (`store.load_runner`, no TensorFlow); Keras only for layers the runner lacks.
+    """
+    from ae_core import runner, store
     from ae_core.presets import PRESETS
 
     key = f"{kind}:{name}"
     try:
-        stored = store.load(folder, name)
+        try:
+            stored = store.load_runner(folder, name)
+        except runner.Unsupported:
+            stored = store.load(folder, name)
     except store.ModelFileError as exc:
         preset = name if name in PRESETS else _preset_of(folder / f"{name}.json")
         return LoadFailure(key, name, exc.path, str(exc), preset)

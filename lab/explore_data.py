@@ -1,6 +1,6 @@
 """The Explore tab's heavy work, done once per model version and cached: held-out codes, their
 map, reference errors, the baselines and the noise sweep. `ae_core.analysis` computes; this
-module only caches and adapts the app's `LoadedModel` to the `Autoencoder` it expects.
+module only caches; a `LoadedModel.net` is the `Autoencoder`-shaped triple `analysis` expects.
 """
 from __future__ import annotations
 
@@ -20,28 +20,12 @@ EVALUATION = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation.js
 
 def cache_key(model: engine.LoadedModel) -> tuple:
     """Names one version of one model (a retrained file or a new session model gets a new key)."""
-    return (model.key, id(model.probe))
-
-
-@st.cache_resource(show_spinner=False, max_entries=16)
-def _autoencoder(key: tuple, _model: engine.LoadedModel):
-    """The `ae_core.models.Autoencoder` behind a LoadedModel's probe (weights shared, no copy)."""
-    import keras
-
-    from ae_core.models import Autoencoder
-
-    del key
-    probe = _model.probe
-    encoder, decoder = probe.layers[1], probe.layers[2]
-    auto = keras.Model(probe.inputs, probe.outputs[1], name=f"auto_{_model.name}")
-    ae = Autoencoder(auto, encoder, decoder)
-    analysis.decode(ae, np.zeros((1, *_model.code_shape), np.float32))  # trace once: later calls ~1 ms
-    analysis.reconstruct(ae, np.zeros((1, 28, 28), np.float32))
-    return ae
+    return (model.key, id(model.net))
 
 
 def autoencoder(model: engine.LoadedModel):
-    return _autoencoder(cache_key(model), model)
+    """The model's `Autoencoder`-shaped triple (NumPy: `ae_core.analysis` runs on it as on Keras)."""
+    return model.net
 
 
 def held_out() -> tuple[np.ndarray, np.ndarray]:

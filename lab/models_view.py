@@ -206,6 +206,6 @@ def models_table(models: list[engine.LoadedModel]) -> str:
         psnr = f"{metrics['psnr@0.5']:.1f} dB" if "psnr@0.5" in metrics else "–"
         epochs = m.manifest.get("epochs_run") or (m.manifest.get("train_config") or {}).get("epochs", "–")
         shape = "×".join(str(d) for d in m.code_shape)
-        lines.append(f"| {m.title} | `{m.name}` | {m.kind} | {shape} | {m.probe.count_params():,} | {bce} | "
+        lines.append(f"| {m.title} | `{m.name}` | {m.kind} | {shape} | {m.count_params():,} | {bce} | "
                      f"{psnr} | {epochs} |")
     return "\n".join(lines)

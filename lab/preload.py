@@ -1,7 +1,9 @@
-"""Start importing TensorFlow/Keras in the background on the app's first run.
+"""Start importing TensorFlow/Keras in the background once the first page has been drawn.
 
-Importing TensorFlow takes seconds; the page can draw its title and inputs meanwhile. When the
-models are needed, `import keras` in the script thread waits for this import to finish.
+The page itself never needs TensorFlow (models run with NumPy, see `ae_core.runner`); training
+does, and importing it takes 5-7 s. When training is allowed, the app calls `start()` at the end
+of its first run, so a Train click a little later does not wait; `import keras` in a training
+thread that comes earlier simply waits for this import to finish.
 """
 import threading
 
@@ -11,7 +13,7 @@ _started = threading.Event()
 def _import() -> None:
     try:
         import keras  # noqa: F401  (imports tensorflow)
-    except Exception:  # noqa: BLE001 - the real import in the script reports any problem
+    except Exception:  # noqa: BLE001 - the real import in the training thread reports any problem
         pass
 
 
