@@ -11,16 +11,19 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import streamlit as st  # noqa: E402
 
-from lab import inputs_view, keras_session, models_view, preload, style, training_view  # noqa: E402
-from lab.errors import oops  # noqa: E402  (unexpected errors: one calm line, traceback in the log)
-from lab.settings import Settings  # noqa: E402
-
-keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
+from lab import figures, style  # noqa: E402
 
 ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
 
 st.set_page_config(page_title="Autoencoder lab", page_icon=str(ICON), layout="wide")
+figures.warm_up_browser()  # first: the browser loads Plotly while this run computes the page
 style.apply()
+
+from lab import inputs_view, keras_session, models_view, training_view  # noqa: E402
+from lab.errors import oops  # noqa: E402  (unexpected errors: one calm line, traceback in the log)
+from lab.settings import Settings  # noqa: E402
+
+keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
 settings = Settings.from_env()
 
 
@@ -102,5 +105,3 @@ try:
     training_view.sidebar_ui(settings)
 except Exception as exc:  # noqa: BLE001
     oops("drawing the training sidebar", exc)
-if settings.allow_training:
-    preload.start()  # TensorFlow, for training only, loads once the first page is out

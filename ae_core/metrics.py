@@ -7,7 +7,6 @@ raise a `ValueError` that says what was received.
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import uniform_filter
 
 from .checks import unit_range
 
@@ -49,13 +48,25 @@ def psnr(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
     return np.minimum(10 * np.log10(1.0 / np.maximum(mse(clean, recon), 1e-10)), 100.0)
 
 
+def _box_mean(x: np.ndarray, size: int) -> np.ndarray:
+    """`scipy.ndimage.uniform_filter(x, (1, size, size))` (mode "reflect") in NumPy: the mean of
+    each size x size window of every image, edges mirrored. (SciPy costs 0.4 s to import.)"""
+    half = size // 2
+    x = np.pad(x, ((0, 0), (half, size - 1 - half), (half, size - 1 - half)), mode="symmetric")
+    c = np.zeros((x.shape[0], x.shape[1] + 1, x.shape[2]))
+    np.cumsum(x, axis=1, out=c[:, 1:])
+    rows = c[:, size:] - c[:, :-size]  # sums over `size` rows
+    c = np.zeros((rows.shape[0], rows.shape[1], rows.shape[2] + 1))
+    np.cumsum(rows, axis=2, out=c[:, :, 1:])
+    return (c[:, :, size:] - c[:, :, :-size]) / (size * size)
+
+
 def ssim(clean: np.ndarray, recon: np.ndarray, win_size: int = 7) -> np.ndarray:
     """Structural similarity, as skimage.metrics.structural_similarity(data_range=1) per image."""
     clean, recon = _pair(clean, recon)
     a, b = _flat(clean).reshape(-1, 28, 28), _flat(recon).reshape(-1, 28, 28)
-    size = (1, win_size, win_size)
-    ux, uy = uniform_filter(a, size), uniform_filter(b, size)
-    uxx, uyy, uxy = uniform_filter(a * a, size), uniform_filter(b * b, size), uniform_filter(a * b, size)
+    means = _box_mean(np.concatenate([a, b, a * a, b * b, a * b]), win_size)  # one pass for all five
+    ux, uy, uxx, uyy, uxy = np.split(means, 5)
     cov_norm = win_size**2 / (win_size**2 - 1)
     vx, vy, vxy = cov_norm * (uxx - ux * ux), cov_norm * (uyy - uy * uy), cov_norm * (uxy - ux * uy)
     c1, c2 = 0.01**2, 0.03**2

@@ -172,7 +172,8 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
             t_health = time.perf_counter() - t0
             page.goto(f"http://127.0.0.1:{port}/")
             page.wait_for_function("""() => {
-                const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
+                const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+    .filter(c => !c.closest('.st-key-plotly_warmup'));
                 return charts.length >= 1 && charts.every(c => c.querySelectorAll('g.subplot image').length === 4)
                   && document.querySelector('[data-testid="stSidebar"] button') !== null; }""", timeout=120_000)
             cold = time.perf_counter() - t0

@@ -1,9 +1,10 @@
-"""Start importing TensorFlow/Keras in the background once the first page has been drawn.
+"""Start importing TensorFlow/Keras in the background when someone shows an intent to train.
 
-The page itself never needs TensorFlow (models run with NumPy, see `ae_core.runner`); training
-does, and importing it takes 5-7 s. When training is allowed, the app calls `start()` at the end
-of its first run, so a Train click a little later does not wait; `import keras` in a training
-thread that comes earlier simply waits for this import to finish.
+The page never needs TensorFlow (models run with NumPy, see `ae_core.runner`); training does,
+and importing it takes 5-7 s of CPU. Imported at start-up it slowed the first page by 2 s (the
+browser and the import share two cores), so it starts when a training setting is first touched
+(the sidebar's widgets call `start`). A Train click before that imports it in the training
+thread (its progress says so); `import keras` there waits for an import already under way.
 """
 import threading
 

@@ -16,6 +16,7 @@ CSS = """
 [data-stale="true"] {opacity: 1 !important; transition: none !important;}
 [data-testid="stStatusWidget"] {display: none;}
 h1 {font-size: 2.2rem !important; padding-top: 0.2rem !important;}
+.st-key-plotly_warmup {display: none;}
 </style>
 """
 

@@ -8,7 +8,7 @@ import uuid
 import numpy as np
 import streamlit as st
 
-from . import engine, figures, resources
+from . import engine, figures, preload, resources
 from .errors import guarded
 from .jobs import Busy, Job
 from .settings import Settings
@@ -117,6 +117,8 @@ def change_selection(add: str | None = None, remove: str | None = None) -> None:
 def _job_status(job: Job) -> None:
     epochs = job.config.epochs
     label = f"Epoch {min(job.epoch + 1, epochs)} of {epochs} · {job.seconds:.0f} s"
+    if not job.steps and not job.epochs_done:  # set when Keras begins (lab/jobs.py)
+        label = f"Starting · {job.seconds:.0f} s (the first run loads TensorFlow: a few seconds)"
     if job.cancel.is_set():
         label = "Stopping after this batch…"
     st.progress(float(np.clip(job.fraction, 0, 1)), text=label)
@@ -163,25 +165,27 @@ def _form(settings: Settings) -> None:
     from ae_core.presets import PRESETS
 
     names = list(PRESETS)
-    preset_name = st.selectbox("Preset", names, key="train_preset", format_func=lambda n: PRESETS[n].title)
+    preset_name = st.selectbox("Preset", names, key="train_preset", format_func=lambda n: PRESETS[n].title,
+                               on_change=preload.start)
     preset = PRESETS[preset_name]
     st.caption(preset.description)
     base = preset.config
     epochs = st.number_input("Epochs", 1, settings.max_epochs, min(base.epochs, 5, settings.max_epochs), 1,
-                             key="train_epochs", help=f"At most {settings.max_epochs} on this server.")
+                             key="train_epochs", help=f"At most {settings.max_epochs} on this server.",
+                             on_change=preload.start)
     sizes = settings.batch_sizes
     batch = st.select_slider("Batch size", sizes, value=min(sizes, key=lambda b: abs(b - base.batch_size)),
-                             key="train_batch")
+                             key="train_batch", on_change=preload.start)
     lr_default = base.lr
     lr = st.select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.1, 1.0],
                           value=lr_default if lr_default in (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.1, 1.0) else 1e-3,
-                          key="train_lr", format_func=lambda v: f"{v:g}")
+                          key="train_lr", format_func=lambda v: f"{v:g}", on_change=preload.start)
     overrides = {"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr)}
     if preset.denoiser:
         fresh = base.noise_max is not None
         default = base.noise_max if fresh else base.noise_factor
         level = st.slider("Maximum training noise" if fresh else "Training noise factor", 0.0, 1.0,
-                          float(default), 0.05, key="train_noise",
+                          float(default), 0.05, key="train_noise", on_change=preload.start,
                           help=("Each batch gets fresh Gaussian noise of a random level up to this."
                                 if fresh else "Gaussian noise added to the training inputs, as in the tutorial."))
         overrides["noise_max" if fresh else "noise_factor"] = float(level)

@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow,
 ARTIFACTS = ROOT / "test-artifacts"
 
 ROWS_READY = """(n) => {
-  const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'));
+  const charts = Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+    .filter(c => !c.closest('.st-key-plotly_warmup'));
   return charts.length >= n && charts.every(c => c.querySelectorAll('g.subplot image').length === 4);
 }"""
 # The reconstruction is the 4th panel (subplot) of each row; Plotly draws each as an <image>.
