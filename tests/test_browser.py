@@ -25,6 +25,7 @@ ROWS_READY = """(n) => {
 }"""
 # The reconstruction is the 4th panel (subplot) of each row; Plotly draws each as an <image>.
 RECON_HREFS = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"]'))
+  .filter(c => !c.closest('.st-key-plotly_warmup'))
   .map(c => { const im = c.querySelectorAll('g.subplot image'); return im.length === 4 ?
               (im[3].getAttribute('href') || im[3].getAttribute('xlink:href')) : ''; })"""
 NOISY_HREFS = RECON_HREFS.replace("im[3]", "im[1]")
