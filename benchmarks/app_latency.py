@@ -116,7 +116,7 @@ BROWSER_JS = """
   const w = window;
   w.__lat = {pending: null, results: []};
   const hrefs = (which) => Array.from(document.querySelectorAll('.stPlotlyChart, [data-testid="stPlotlyChart"]'))
-      .filter(el => !el.closest('[data-testid="stSidebar"]'))
+      .filter(el => !el.closest('[data-testid="stSidebar"]') && !el.closest('.st-key-plotly_warmup'))
       .map(el => Array.from(el.querySelectorAll('g.subplot')).filter((_, i) => which.includes(i))
       .map(sp => { const img = sp.querySelector('image');
                    return img ? (img.getAttribute('href') || img.getAttribute('xlink:href') || '') : ''; }).join('|'));
