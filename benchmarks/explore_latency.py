@@ -5,7 +5,8 @@ Run: `TF_CPP_MIN_LOG_LEVEL=3 python benchmarks/explore_latency.py [repeats]`.
 Each panel is a fragment: in the browser a control inside it reruns that panel only. AppTest
 reruns the whole script instead, so the figure per interaction is the time spent in the panel
 function that the control belongs to (its computation and its `st.*` calls, timed by wrapping
-the function), plus, for the controls that rerun the whole app, the whole `AppTest.run()`.
+the function), plus, for a map click and for switching sections (full reruns of the app, in
+which only the open Explore section runs), the whole `AppTest.run()`.
 """
 from __future__ import annotations
 
@@ -38,8 +39,8 @@ SPENT: dict[str, float] = {}
 def instrument() -> None:
     from lab import explore_view
 
-    for name in ("page", "playground", "interpolation", "code_map", "digit_check", "baselines", "noise_sweep",
-                 "history", "export"):
+    for name in ("page", "playground", "interpolation", "map_section", "code_map", "digit_check", "baselines",
+                 "noise_sweep", "history", "export"):
         fn = getattr(explore_view, name)
 
         def wrapped(*args, _fn=fn, _name=name):
@@ -58,28 +59,41 @@ def main(repeats: int = 15) -> None:
     at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
     at.run()  # warm: codes, map, reference errors, sweep
     rng = np.random.default_rng(0)
-    panel = {"playground slider": "playground", "playground reset": "playground",
-             "playground random": "playground", "interpolation steps": "interpolation",
-             "interpolation another": "interpolation"}
-    actions = {
-        "playground slider": lambda a: a.slider(key=f"pg_{rng.integers(32)}").set_value(
-            round(float(rng.uniform(0, 3)), 2)),
-        "playground reset": lambda a: a.button(key="pg_reset").click(),
-        "playground random": lambda a: a.button(key="pg_random").click(),
-        "interpolation steps": lambda a: a.slider(key="interp_steps").set_value(int(rng.integers(3, 13))),
-        "interpolation another": lambda a: a.button(key="interp_random").click(),
-        "map click (full app rerun)": lambda a: [a.session_state.__setitem__(k, v) for k, v in
-                                                 (("input_mode", "pick"), ("pick_index", int(rng.integers(2000))))],
-        "noise level (full app rerun)": lambda a: a.session_state.__setitem__("noise", round(float(rng.uniform(0, 1)), 2)),
-    }
+    # (section of the Explore tab, interaction, the panel (fragment) it reruns, the action)
+    cases = [
+        ("Playground", "playground slider", "playground", lambda a: a.slider(key=f"pg_{rng.integers(32)}").set_value(
+            round(float(rng.uniform(0, 3)), 2))),
+        ("Playground", "playground reset", "playground", lambda a: a.button(key="pg_reset").click()),
+        ("Playground", "playground random", "playground", lambda a: a.button(key="pg_random").click()),
+        ("Playground", "interpolation steps", "interpolation",
+         lambda a: a.slider(key="interp_steps").set_value(int(rng.integers(3, 13)))),
+        ("Playground", "interpolation another", "interpolation", lambda a: a.button(key="interp_random").click()),
+        # A click runs explore_view._on_map_select (load_test_digit), then reruns the whole app,
+        # in which only the open Explore section (the map) runs.
+        ("Code map", "map click (full app rerun)", None, lambda a: [a.session_state.__setitem__(k, v) for k, v in
+                                                            (("input_mode", "pick"), ("pick_index", int(rng.integers(2000))))]),
+        ("Code map", "open another section", None, None),
+    ]
     print(f"{'interaction':30s} {'panel':14s} {'p50 ms':>7s} {'p95 ms':>7s}   (whole AppTest run p50)")
-    for name, action in actions.items():
+    labels = [t.label for t in at.tabs]
+    for label in labels:  # warm every section's caches (codes, map, sweep, baselines) once
+        if label in {"Playground", "Code map", "Baselines", "History"} or any(
+                w in label for w in ("Playground", "Code map", "Baselines", "History")):
+            at.session_state["explore_section"] = label
+            at.run()
+    for section, name, what, action in cases:
+        if action is None:  # switching sections: a full rerun of the app with the other section
+            others = [lb for lb in labels if "Playground" in lb or "Baselines" in lb or "History" in lb]
+            action = lambda a: a.session_state.__setitem__("explore_section", others[rng.integers(len(others))])  # noqa: E731
+        else:
+            at.session_state["explore_section"] = next(lb for lb in labels if section in lb)
+            at.run()
         whole, part = [], {}
         for _ in range(repeats):
             whole.append(timed(at, action))
             for k, v in SPENT.items():
                 part.setdefault(k, []).append(v)
-        what = panel.get(name)
+            SPENT.clear()
         times = part[what] if what else whole
         print(f"{name:30s} {what or 'whole app':14s} {np.percentile(times, 50):7.1f} "
               f"{np.percentile(times, 95):7.1f}   ({np.percentile(whole, 50):.0f})")

@@ -2,8 +2,9 @@
 noise sweep, "is this a digit?", training curves and PNG export, all on the Lab's current input.
 
 The input comes from `inputs_view.current_digit()` / `current_noise()` (the Lab's own state);
-a click on the map sets it the way the "Test digit" picker does. Each panel is a fragment, so
-moving a control reruns that panel only; the heavy work is cached in `explore_data`.
+a click on the map sets it the way the "Test digit" picker does. The tab has four sections
+(`st.tabs`, only the open one runs) and each panel is a fragment, so moving a control reruns
+that panel only; the heavy work is cached in `explore_data`.
 """
 from __future__ import annotations
 
@@ -180,10 +181,13 @@ def selected_index(state) -> int | None:
 
 
 def _on_map_select() -> None:
+    """Load the clicked digit and rerun the app: the Lab's (hidden) input widgets must be drawn
+    with the new choice in this run, or the browser would send their old values back. Only the
+    open Explore section runs, so this costs the map section plus the Lab's columns."""
     index = selected_index(st.session_state.get(MAP_KEY))
     if index is not None and 0 <= index < len(resources.test_labels()):
         load_test_digit(index)
-        st.rerun(scope="app")  # the whole app: the Lab's input column shows the picked digit too
+        st.rerun(scope="app")
 
 
 @st.cache_resource(show_spinner=False, max_entries=16)
@@ -199,6 +203,18 @@ def _map_traces(key: tuple, _cmap: analysis.CodeMap) -> list[dict]:
                        "marker": {"size": 5, "color": COLOURS[d], "opacity": 0.7},
                        "hovertemplate": f"digit {d} · #%{{customdata}}<br>click to load<extra></extra>"})
     return traces
+
+
+def map_section(model: engine.LoadedModel) -> None:
+    """The map, the nearest digits and the digit check, in one fragment."""
+    digit = inputs_view.current_digit()
+    if not isinstance(digit, inputs_view.Digit):
+        st.info("Load a readable digit in the Lab first.", icon=":material/arrow_back:")
+        return
+    st.caption(f"Input: {digit.caption}.")
+    code_map(model, digit)
+    st.subheader("Is this a digit?", divider="gray")
+    digit_check(model, digit)
 
 
 def code_map(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
@@ -343,8 +359,9 @@ def page(settings: Settings, oops: Callable[[str, Exception], None]) -> None:
     with st.spinner("Loading models…"):
         shown = shown_models(settings)
         dense = dense_models(settings, shown)
-    st.caption(f"Working on the Lab's input: {digit.caption}; noise {noise.level:.2f} "
-               f"({inputs_view.NOISE_LABELS.get(noise.kind, noise.kind)}, seed {noise.seed}).")
+    st.caption(f"Everything here works on the Lab's current input (draw, pick or upload it there) and its "
+               f"noise: noise {noise.level:.2f} ({inputs_view.NOISE_LABELS.get(noise.kind, noise.kind)}, "
+               f"seed {noise.seed}). A click on the code map loads that digit.")
     if not dense:
         st.warning("The playground, the map and the digit check need a dense model (dense_seed or "
                    "dense_deep) in the pretrained folder.", icon=":material/folder_off:")
@@ -355,24 +372,34 @@ def page(settings: Settings, oops: Callable[[str, Exception], None]) -> None:
         model = dense.get(key) or dense[keys[0]]
         with st.spinner("Encoding the held-out digits (once per model)…"):
             explore_data.codes(model)
-        left, right = st.columns(2, gap="large")
-        with left:
-            st.subheader("Latent playground", divider="gray")
-            guarded("drawing the latent playground", oops)(playground)(model, digit)
-        with right:
-            st.subheader("Interpolation", divider="gray")
-            guarded("interpolating", oops)(interpolation)(model, digit)
-            st.subheader("Is this a digit?", divider="gray")
-            guarded("checking the input", oops)(digit_check)(model, digit)
-        st.subheader("A map of the code space", divider="gray")
-        guarded("drawing the code map", oops)(code_map)(model, digit)
-    left, right = st.columns(2, gap="large")
-    with left:
-        st.subheader("Models vs classical baselines", divider="gray")
-        guarded("running the baselines", oops)(baselines)(shown, digit, noise)
-    with right:
-        st.subheader("Noise sweep", divider="gray")
-        guarded("measuring the noise sweep", oops)(noise_sweep)(shown)
-    st.subheader("Training history and export", divider="gray")
-    guarded("drawing the training history", oops)(history)(shown)
-    guarded("preparing the downloads", oops)(export)(shown, digit, noise)
+    sections = st.tabs([":material/tune: Playground & interpolation", ":material/scatter_plot: Code map & digit check",
+                        ":material/compare: Baselines & noise sweep", ":material/history: History & export"],
+                       key="explore_section", on_change="rerun")  # only the open section runs
+    if dense and sections[0].open:
+        with sections[0]:
+            left, right = st.columns(2, gap="large")
+            with left:
+                st.subheader("Latent playground", divider="gray")
+                guarded("drawing the latent playground", oops)(playground)(model, digit)
+            with right:
+                st.subheader("Interpolation", divider="gray")
+                guarded("interpolating", oops)(interpolation)(model, digit)
+    if dense and sections[1].open:
+        with sections[1]:
+            st.subheader("A map of the code space", divider="gray")
+            guarded("drawing the code map", oops)(map_section)(model)
+    if sections[2].open:
+        with sections[2]:
+            left, right = st.columns(2, gap="large")
+            with left:
+                st.subheader("Models vs classical baselines", divider="gray")
+                guarded("running the baselines", oops)(baselines)(shown, digit, noise)
+            with right:
+                st.subheader("Noise sweep", divider="gray")
+                guarded("measuring the noise sweep", oops)(noise_sweep)(shown)
+    if sections[3].open:
+        with sections[3]:
+            st.subheader("Training history", divider="gray")
+            guarded("drawing the training history", oops)(history)(shown)
+            st.subheader("Download the current images", divider="gray")
+            guarded("preparing the downloads", oops)(export)(shown, digit, noise)

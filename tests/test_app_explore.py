@@ -17,8 +17,8 @@ from tests.test_app import env, pretrained_dir  # noqa: F401 (fixtures)
 TIMEOUT = 300  # the first Explore run encodes the held-out digits and measures the noise sweep
 
 
-def explore(**state) -> AppTest:
-    """The app with the Explore tab open (and `state` set in session state first)."""
+def explore(section: str = "Playground", **state) -> AppTest:
+    """The app with the Explore tab and its `section` open (and `state` set in session state first)."""
     at = AppTest.from_file(APP, default_timeout=TIMEOUT)
     for k, v in state.items():
         at.session_state[k] = v
@@ -27,6 +27,15 @@ def explore(**state) -> AppTest:
     at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
     at.run()
     assert_clean(at)
+    return open_section(at, section)
+
+
+def open_section(at: AppTest, section: str) -> AppTest:
+    label = next(t.label for t in at.tabs if section in t.label)
+    if at.session_state["explore_section"] != label:
+        at.session_state["explore_section"] = label
+        at.run()
+        assert_clean(at)
     return at
 
 
@@ -39,18 +48,26 @@ def pg(at) -> np.ndarray:
     return np.array([at.session_state[f"pg_{i}"] for i in range(32)])
 
 
-def test_explore_tab_shows_every_panel(env):
+def test_explore_tab_shows_every_panel_one_section_at_a_time(env):
     at = explore()
     shown = charts(at)
     assert len(pg_images(at)) == 2  # decoded from the sliders, and from the input's code
-    for key in ("interp_path", "interp_fade", "code_map", "nearest", "baseline_images", "sweep"):
-        assert key in shown, sorted(shown)
-    assert any(k.startswith("history_") for k in shown)
+    assert {"interp_path", "interp_fade"} <= set(shown) and "code_map" not in shown  # only the open section runs
     assert len([s for s in at.slider if s.key and s.key.startswith("pg_")]) == 32
+
+    shown = charts(open_section(at, "Code map"))
+    assert {"code_map", "nearest"} <= set(shown) and "interp_path" not in shown
     body = texts(at)
     assert "percentile" in body and "held-out digits" in body  # "is this a digit?"
+
+    shown = charts(open_section(at, "Baselines"))
+    assert {"baseline_images", "sweep"} <= set(shown)
+    body = texts(at)
     for name in ("PCA-32", "median 3x3", "Gaussian sigma 1", "non-local means"):
         assert name in body  # the baselines' metrics table
+
+    shown = charts(open_section(at, "History"))
+    assert any(k.startswith("history_") for k in shown)
     downloads = at.get("download_button")
     assert len(downloads) >= 3  # input, noisy input, one per shown model
 
@@ -99,8 +116,8 @@ def test_map_selection_is_parsed_and_loads_the_digit(env):
     assert explore_view.selected_index({"selection": {"points": []}}) is None
     assert explore_view.selected_index(None) is None
     # What the click callback does (explore_view.load_test_digit), then the tab redraws on it.
-    at = explore(input_mode="pick", pick_index=612, pick_label="any")
-    assert "held-out test digit #612" in texts(at)
+    at = explore("Code map", input_mode="pick", pick_index=612, pick_label="any")
+    assert "Input: held-out test digit #612" in texts(at)
     traces = charts(at)["code_map"]["data"]
     assert traces[-1]["name"] == "input" and len(traces) == 11  # 10 classes and the star
     assert sum(len(t["x"]) for t in traces[:10]) == 2000
@@ -109,7 +126,7 @@ def test_map_selection_is_parsed_and_loads_the_digit(env):
 def test_dense_deep_and_a_drawing(env):
     from tests.app_support import canvas_state, drawing_png
 
-    at = explore(canvas=canvas_state(drawing_png("seven")))
+    at = explore("Code map", canvas=canvas_state(drawing_png("seven")))
     assert "your drawing" in texts(at)
     at.segmented_control(key="explore_model").set_value("pretrained:dense_deep").run()
     assert_clean(at)
@@ -117,7 +134,7 @@ def test_dense_deep_and_a_drawing(env):
 
 
 def test_noise_change_reaches_baselines_and_downloads(env):
-    at = explore(noise=0.9)
+    at = explore("History", noise=0.9)
     assert "noise 0.90" in texts(at)
     keys = {d.key for d in at.get("download_button")}
     assert {"dl_input", "dl_noisy"} <= keys

@@ -117,6 +117,8 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
         page.get_by_role("tab", name="Explore").wait_for(timeout=120_000)
         page.wait_for_function(ROWS_READY, arg=2, timeout=120_000)  # the Lab has drawn
         page.get_by_role("tab", name="Explore").click()
+        page.get_by_role("tab", name="Code map").wait_for(timeout=300_000)
+        page.get_by_role("tab", name="Code map").click()  # the Explore section with the map
         page.get_by_text("A map of the code space").wait_for(timeout=300_000)
         page.get_by_text("A map of the code space").scroll_into_view_if_needed()
         page.wait_for_function(f"() => ({MAP_POINT})() !== null", timeout=120_000)
@@ -127,7 +129,7 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
             point = page.evaluate(MAP_POINT)
             page.mouse.move(point["x"], point["y"])
             page.mouse.click(point["x"], point["y"])
-            loaded = page.get_by_text(f"Working on the Lab's input: held-out test digit #{point['index']}")
+            loaded = page.locator(f"text=Input: held-out test digit #{point['index']} >> visible=true").first
             try:
                 loaded.wait_for(timeout=30_000)
                 break
@@ -136,3 +138,8 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
                     raise
         page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "browser_map_click.png"))
+        # Back in the Lab, the clicked digit is the input there too.
+        page.get_by_role("tab", name="Lab").click()
+        page.locator(f"text=Input: held-out test digit #{point['index']} >> visible=true").first.wait_for(timeout=60_000)
+        page.wait_for_function(ROWS_READY, arg=2, timeout=60_000)
+        assert page.locator('[data-testid="stException"]').count() == 0
