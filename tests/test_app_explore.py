@@ -7,7 +7,6 @@ the way its callback does (`load_test_digit`); tests/test_browser.py clicks a re
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from lab import explore_view
