@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +32,6 @@ ACTIVATIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     # exp(-logaddexp(0, -x)) is 1 / (1 + exp(-x)) without overflow for large negative x
     "sigmoid": lambda x: np.exp(-np.logaddexp(np.float32(0), -x)).astype(np.float32),
 }
-
-
 IM2COL_MAX = 1 << 21  # patch-matrix values up to which a convolution gathers patches (8 MB)
 
 
@@ -207,8 +206,6 @@ def _layer(kind: str, cfg: dict, weights: list[np.ndarray]) -> Layer:
 
 def _snake(name: str) -> str:
     """Keras' `naming.to_snake_case` for class names: Conv2D -> conv2d, MaxPooling2D -> max_pooling2d."""
-    import re
-
     name = re.sub(r"\W+", "", name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
     return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
