@@ -206,7 +206,8 @@ def load_campaign(users: int, idle: float, train: float, app_dir: Path) -> list[
         lines.append(f"- The Train click came at {clock['t_click']:.1f} s and the first progress bar at "
                      f"{clock.get('t_train', float('nan')):.1f} s of the campaign.")
     lines += ["- \"starting training\" is the few seconds between the Train click and the first progress "
-              "bar (importing TensorFlow, which the page itself never loads, then model build and tf.function tracing); its interactions are reported apart.",
+              "bar (importing TensorFlow, which the page itself never loads, then model build and "
+              "tf.function tracing); its interactions are reported apart.",
               "- Until this was fixed, every page froze for 20-30 s in that window: Streamlit's source "
               "watcher re-resolved the path of every module in `sys.modules` (about 6,000 with "
               "TensorFlow) on the server's event loop, once per session, each time TensorFlow imported "
