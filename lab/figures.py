@@ -50,8 +50,9 @@ def warm_up_browser() -> None:
     """An empty, hidden chart as the page's first element.
 
     The browser fetches Plotly's 4.7 MB script only when the first chart arrives and then spends
-    about 1.2 s evaluating it; sent first, that happens while the server still computes the first
-    page instead of after it (cold start 6.4 s -> 4.6 s, benchmarks/app_latency.py --browser).
+    about 1.2-1.5 s evaluating it; sent first, that happens while the server still computes the
+    first page instead of after it (the first complete page came 1.5-2 s sooner, measured with
+    benchmarks/app_latency.py --browser: 5.4-5.5 s from `streamlit run`).
     """
     with st.container(key=WARM_UP_KEY):
         st.plotly_chart(PrebuiltFigure({"data": [], "layout": {"height": 10}}), config=CONFIG,
