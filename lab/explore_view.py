@@ -205,12 +205,8 @@ def _map_traces(key: tuple, _cmap: analysis.CodeMap) -> list[dict]:
     return traces
 
 
-def map_section(model: engine.LoadedModel) -> None:
+def map_section(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     """The map, the nearest digits and the digit check, in one fragment."""
-    digit = inputs_view.current_digit()
-    if not isinstance(digit, inputs_view.Digit):
-        st.info("Load a readable digit in the Lab first.", icon=":material/arrow_back:")
-        return
     st.caption(f"Input: {digit.caption}.")
     code_map(model, digit)
     st.subheader("Is this a digit?", divider="gray")
@@ -387,7 +383,7 @@ def page(settings: Settings, oops: Callable[[str, Exception], None]) -> None:
     if dense and sections[1].open:
         with sections[1]:
             st.subheader("A map of the code space", divider="gray")
-            guarded("drawing the code map", oops)(map_section)(model)
+            guarded("drawing the code map", oops)(map_section)(model, digit)
     if sections[2].open:
         with sections[2]:
             left, right = st.columns(2, gap="large")
