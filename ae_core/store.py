@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
-from .presets import PRESETS
 from .config import TrainConfig
+from .presets import PRESETS
 
 FORMAT = 1
 STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
@@ -259,6 +259,11 @@ def _checked(folder: Path, name: str) -> tuple[dict, Path, Path, Spec, str | Non
     return manifest, manifest_path, model_path, spec, preset
 
 
+def _first_line(exc: Exception) -> str:
+    """What a loader's exception says, in one short line (its class name if it says nothing)."""
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+
+
 def _check_shapes(model_path: Path, manifest: dict, input_shape: tuple, code_shape: tuple,
                   preset: str | None) -> None:
     if tuple(input_shape) != IMAGE_SHAPE:
@@ -283,8 +288,7 @@ def load(folder: Path | str, name: str) -> StoredModel:
         autoencoder = keras.saving.load_model(model_path, compile=False, safe_mode=True)
         model = split(autoencoder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise ModelFileError(model_path, f"Keras cannot load this model ({first})", preset=preset) from None
+        raise ModelFileError(model_path, f"Keras cannot load this model ({_first_line(exc)})", preset=preset) from None
     _check_shapes(model_path, manifest, autoencoder.input_shape[1:], model.encoder.output.shape[1:], preset)
     return StoredModel(name, spec, model, manifest, manifest_path)
 
@@ -306,8 +310,8 @@ def load_runner(folder: Path | str, name: str) -> StoredModel:
     except runner.Unsupported:
         raise
     except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
-        first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise ModelFileError(model_path, f"this model file cannot be read ({first})", preset=preset) from None
+        raise ModelFileError(model_path, f"this model file cannot be read ({_first_line(exc)})",
+                             preset=preset) from None
     _check_shapes(model_path, manifest, model.encoder.input_shape[1:], model.encoder.output_shape[1:], preset)
     return StoredModel(name, spec, model, manifest, manifest_path)
 
