@@ -288,7 +288,8 @@ def load(folder: Path | str, name: str) -> StoredModel:
         autoencoder = keras.saving.load_model(model_path, compile=False, safe_mode=True)
         model = split(autoencoder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(model_path, f"Keras cannot load this model ({_first_line(exc)})", preset=preset) from None
+        raise ModelFileError(model_path, f"Keras cannot load this model ({_first_line(exc)})",
+                             preset=preset) from None
     _check_shapes(model_path, manifest, autoencoder.input_shape[1:], model.encoder.output.shape[1:], preset)
     return StoredModel(name, spec, model, manifest, manifest_path)
 
