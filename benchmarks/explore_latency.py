@@ -75,18 +75,17 @@ def main(repeats: int = 15) -> None:
         ("Code map", "open another section", None, None),
     ]
     print(f"{'interaction':30s} {'panel':14s} {'p50 ms':>7s} {'p95 ms':>7s}   (whole AppTest run p50)")
-    labels = [t.label for t in at.tabs]
-    for label in labels:  # warm every section's caches (codes, map, sweep, baselines) once
-        if label in {"Playground", "Code map", "Baselines", "History"} or any(
-                w in label for w in ("Playground", "Code map", "Baselines", "History")):
-            at.session_state["explore_section"] = label
-            at.run()
+    sections = [t.label for t in at.tabs if any(w in t.label for w in ("Playground", "Code map", "Baselines",
+                                                                           "History"))]
+    for label in sections:  # warm every section's caches (codes, map, sweep, baselines) once
+        at.session_state["explore_section"] = label
+        at.run()
     for section, name, what, action in cases:
-        if action is None:  # switching sections: a full rerun of the app with the other section
-            others = [lb for lb in labels if "Playground" in lb or "Baselines" in lb or "History" in lb]
+        if action is None:  # switching sections: a full rerun of the app with another section
+            others = [lb for lb in sections if section not in lb]
             action = lambda a: a.session_state.__setitem__("explore_section", others[rng.integers(len(others))])  # noqa: E731
         else:
-            at.session_state["explore_section"] = next(lb for lb in labels if section in lb)
+            at.session_state["explore_section"] = next(lb for lb in sections if section in lb)
             at.run()
         whole, part = [], {}
         for _ in range(repeats):
