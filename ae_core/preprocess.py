@@ -2,7 +2,8 @@
 
 MNIST digits are white ink on black, fitted into a 20x20 box keeping their aspect ratio and
 centred in 28x28 by their centre of mass. `mnistify` does that to any ink image;
-`from_canvas` and `from_image_bytes` get the ink out of a canvas drawing or an uploaded file.
+`from_strokes`, `from_canvas` and `from_image_bytes` get the ink out of the drawing pad's
+strokes, a canvas image or an uploaded file.
 
 Every function returns float32 in [0, 1] with shape (28, 28). Bad input raises a subclass of
 `ImageInputError` (a `ValueError`) whose message says what was wrong and what to do.
@@ -27,6 +28,14 @@ MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (co
 MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
+# The drawing pad: the pen is round and its width is this share of the pad's side, so a digit
+# drawn on a small phone pad and on a wide laptop pad ends up with the same strokes. The pad's JS
+# gets this number from Python (lab/pad.py), so the ink it shows is the ink the models get.
+PEN_FRACTION = 0.09
+RASTER = 192  # strokes are drawn on a RASTER x RASTER image whatever the pad's displayed size
+MIN_SPAN_PENS = 1.6  # a drawing whose extent is under this many pen widths is a dot, not a digit
+MAX_STROKES = 500
+MAX_POINTS = 20_000  # in all strokes together: minutes of drawing at the pad's sampling rate
 
 
 # What Pillow's decoders raise on damaged files (a truncated header is an OSError, a bad chunk a
@@ -111,6 +120,70 @@ def mnistify(ink: np.ndarray, min_ink_fraction: float = MIN_INK_FRACTION, trim: 
     shifted = np.zeros_like(out)
     shifted[r0 + dy:r0 + dy + new_h, c0 + dx:c0 + dx + new_w] = small
     return shifted
+
+
+def _stroke_points(stroke, i: int) -> np.ndarray:
+    try:
+        pts = np.asarray(stroke, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"Stroke {i} must be a list of (x, y) points. Received: {str(stroke)[:60]}") from None
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) == 0:
+        raise ValueError(f"Stroke {i} must be a non-empty list of (x, y) points. Received: shape={pts.shape}")
+    if not np.isfinite(pts).all():
+        raise ValueError(f"Stroke {i} has NaN or infinite coordinates. Received: {str(stroke)[:60]}")
+    return pts
+
+
+def from_strokes(strokes, size: float) -> np.ndarray:
+    """The drawing pad's strokes -> (28, 28), the same whatever size the pad was displayed at.
+
+    Args:
+        strokes: a list of strokes, each a sequence of (x, y) points in the pad's displayed CSS
+            pixels (0 to `size`, y down); a stroke of one point is a dot.
+        size: the pad's displayed side in CSS pixels (it is square).
+
+    The strokes are scaled to a fixed RASTER x RASTER image and drawn with a round pen
+    `PEN_FRACTION` of the side wide (round joins and ends), then `mnistify`.
+
+    Raises:
+        EmptyImageError: nothing drawn, or too little (a dot) to be a digit.
+        ValueError: a size that is not a positive number, strokes that are not lists of (x, y)
+            points, NaN or inf coordinates, more than MAX_STROKES strokes or MAX_POINTS points.
+    """
+    from PIL import ImageDraw
+
+    if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)) \
+            or not np.isfinite(size) or size <= 0:
+        raise ValueError(f"The pad size must be a positive number of pixels. Received: size={size!r}")
+    if isinstance(strokes, (str, bytes, dict)) or not hasattr(strokes, "__len__"):
+        raise ValueError(f"Strokes must be a list of strokes, each a list of (x, y) points. "
+                         f"Received: {type(strokes).__name__}")
+    if len(strokes) > MAX_STROKES:
+        raise ValueError(f"Too many strokes: at most {MAX_STROKES}. Received: {len(strokes)}. "
+                         "Clear the pad and draw one digit.")
+    points = [_stroke_points(s, i) for i, s in enumerate(strokes)]
+    total = sum(len(p) for p in points)
+    if total > MAX_POINTS:
+        raise ValueError(f"Too many points: at most {MAX_POINTS} in all strokes. Received: {total}. "
+                         "Clear the pad and draw one digit.")
+    if not points:
+        raise EmptyImageError("Nothing drawn yet: draw a digit on the pad.")
+    scale = RASTER / float(size)
+    pen = PEN_FRACTION * RASTER
+    every = np.clip(np.concatenate(points) * scale, 0.0, RASTER)
+    span = float((every.max(axis=0) - every.min(axis=0)).max())
+    if span < MIN_SPAN_PENS * pen:
+        raise EmptyImageError("Keep going: a dot is not a digit yet. Draw a whole digit.")
+    img = Image.new("L", (RASTER, RASTER), 0)
+    d = ImageDraw.Draw(img)
+    r = pen / 2
+    for pts in points:
+        xy = [tuple(p) for p in np.clip(pts * scale, 0.0, RASTER)]
+        if len(xy) > 1:
+            d.line(xy, fill=255, width=max(1, round(pen)))
+        for x, y in xy:  # a disk at every point: round ends and joints (joint="curve" is 20x slower)
+            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return mnistify(np.asarray(img, np.float32) / 255.0, min_ink_fraction=0.0)
 
 
 def from_canvas(rgba: np.ndarray) -> np.ndarray:

@@ -177,12 +177,85 @@ def test_errors_are_value_errors():
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(0, 200), st.integers(0, 200), st.integers(30, 80), st.integers(10, 80), st.integers(4, 25))
+@given(st.integers(0, 200), st.integers(0, 200), st.integers(40, 80), st.integers(10, 80), st.integers(12, 25))
 def test_any_visible_stroke_is_fitted_and_centred(x0, y0, w, h, width):
     def draw(d):
         d.line([(x0, y0), (x0 + w, y0 + h)], fill="white", width=width)
-    try:
-        x = pp.from_canvas(canvas_with(draw))
-    except pp.EmptyImageError:
-        return  # a very short thin stroke may be below the "something drawn" threshold
+    # A stroke at least 40 px long and 12 px wide covers over 0.5% of the canvas, the "something
+    # drawn" threshold: an EmptyImageError here is a bug, not a skip.
+    check_mnist_like(pp.from_canvas(canvas_with(draw)))
+
+
+# --- the drawing pad's strokes ------------------------------------------------------------
+
+SEVEN = [[(60, 50), (200, 50), (120, 230)]]  # on a 280 px pad
+
+
+def scaled(strokes, factor):
+    return [[(x * factor, y * factor) for x, y in s] for s in strokes]
+
+
+def test_strokes_become_a_centred_20px_digit():
+    x = pp.from_strokes(SEVEN, 280)
     check_mnist_like(x)
+    assert np.corrcoef(x.ravel(), pp.from_canvas(canvas_with(seven)).ravel())[0, 1] > 0.8
+
+
+@pytest.mark.parametrize("size", [120, 240, 333.5, 600, 1200])
+def test_the_same_drawing_gives_the_same_digit_at_any_pad_size(size):
+    np.testing.assert_allclose(pp.from_strokes(scaled(SEVEN, size / 280), size),
+                               pp.from_strokes(SEVEN, 280), atol=2e-3)
+
+
+def test_the_pen_follows_the_pad_so_the_stroke_width_is_mnist_like():
+    """A digit covering 60% of the pad's height gets about MNIST's 2 px strokes, at any pad size."""
+    from benchmarks.pad_ink import drawn, stats
+
+    for size in (200, 500):
+        widths = [stats(drawn(d, size, 0.6))[2] for d in range(10)]
+        assert 1.6 <= np.mean(widths) <= 2.6
+
+
+def test_several_strokes_and_numpy_points():
+    four = [np.array([(170, 30), (40, 190), (240, 190)], np.float32), [(190, 100), (190, 260)]]
+    x = pp.from_strokes(four, 280)
+    check_mnist_like(x)
+
+
+@pytest.mark.parametrize("strokes", [[], [[(140, 140)]], [[(140, 140), (145, 142)]], [[(10, 10)], [(12, 11)]]],
+                         ids=["empty", "one-dot", "tiny-stroke", "two-dots"])
+def test_empty_pad_or_a_dot_is_not_a_digit(strokes):
+    with pytest.raises(pp.EmptyImageError, match="draw a digit|not a digit") as err:
+        pp.from_strokes(strokes, 280)
+    if not strokes:
+        assert "Nothing drawn" in str(err.value)
+    else:
+        assert "dot" in str(err.value)
+
+
+def test_strokes_beyond_the_pad_are_clipped_not_an_error():
+    huge = [[(-5000, -5000), (1e6, 1e6)], [(-1e5, 280), (280, -1e5)]]
+    check_mnist_like(pp.from_strokes(huge, 280))
+
+
+@pytest.mark.parametrize("strokes,size,message", [
+    (SEVEN, 0, "positive number"),
+    (SEVEN, -280, "positive number"),
+    (SEVEN, float("nan"), "positive number"),
+    (SEVEN, "280", "positive number"),
+    ([[(1, float("nan")), (5, 5)]], 280, "NaN or infinite"),
+    ([[(1, float("inf")), (5, 5)]], 280, "NaN or infinite"),
+    ([[(1, 2, 3)]], 280, r"shape=\(1, 3\)"),
+    ([[]], 280, "non-empty"),
+    ([["a", "b"]], 280, "Stroke 0"),
+    ("M 1 2 L 3 4", 280, "list of strokes"),
+    ({"strokes": []}, 280, "list of strokes"),
+    ([[(1, 1), (2, 2)]] * (pp.MAX_STROKES + 1), 280, "Too many strokes"),
+    ([[(1, 1)] * (pp.MAX_POINTS + 1)], 280, "Too many points"),
+], ids=["zero", "negative", "nan-size", "str-size", "nan", "inf", "3d", "empty-stroke", "text", "str",
+        "dict", "many-strokes", "many-points"])
+def test_bad_strokes_get_a_clear_error(strokes, size, message):
+    with pytest.raises(ValueError, match=message) as err:
+        pp.from_strokes(strokes, size)
+    assert not isinstance(err.value, pp.EmptyImageError)
+    assert "Received" in str(err.value)
