@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .models import ConvSpec, DenseSpec, Spec
+from .models import ConvSpec, DenseSpec, Spec, VaeSpec
 from .config import TrainConfig
 
 
@@ -26,8 +26,8 @@ PRESETS: dict[str, Preset] = {
     "conv_seed": Preset(
         ConvSpec(name="conv_seed"),
         TrainConfig(epochs=20, batch_size=256, noise_factor=0.5),
-        "Conv denoiser 7x7x32 (tutorial)",
-        "The tutorial's denoiser: two Conv2D(32)+MaxPool levels down to 7x7x32 and back up, "
+        "Conv denoiser 7×7×32 (tutorial)",
+        "The tutorial's denoiser: two Conv2D(32)+MaxPool levels down to 7×7×32 and back up, "
         "trained on Gaussian noise 0.5.",
         denoiser=True),
     "dense_deep": Preset(
@@ -41,11 +41,38 @@ PRESETS: dict[str, Preset] = {
         ConvSpec(name="conv_denoiser", filters=(32, 64), convs_per_level=2, refine_convs=1),
         TrainConfig(epochs=60, batch_size=64, noise_max=1.0, schedule="cosine"),
         "Conv denoiser, any noise level",
-        "Two Conv2D(32) + MaxPool, two Conv2D(64) + MaxPool down to a 7x7x64 code, mirrored back "
+        "Two Conv2D(32) + MaxPool, two Conv2D(64) + MaxPool down to a 7×7×64 code, mirrored back "
         "up with one more full-resolution Conv2D(32) before the output; trained on fresh Gaussian noise of a "
         "random level from 0 to 1 every batch, with a cosine learning-rate decay.",
         denoiser=True),
 }
+
+
+# The variational autoencoders (ae_core.vae): a 2-D code for the digit manifold, a 32-D one
+# to set beside the dense models.
+PRESETS.update({
+    f"vae_{size}d": Preset(
+        VaeSpec(name=f"vae_{size}d", code_size=size),
+        TrainConfig(epochs=40, batch_size=128, schedule="cosine"),
+        f"VAE, {size}-value code",
+        f"A variational autoencoder: Dense 512-256 layers on each side of a {size}-value code "
+        "given as a mean and a variance; trained on BCE plus the KL divergence to N(0, I), "
+        "decoding a sampled code; the code shown is the mean.",
+        denoiser=False)
+    for size in (2, 32)})
+
+# The bottleneck ladder: the same dense recipe at every code size (how small can the code be?).
+LADDER_SIZES = (2, 4, 8, 16, 32, 64)
+LADDER = tuple(f"ladder_{size}" for size in LADDER_SIZES)
+PRESETS.update({
+    f"ladder_{size}": Preset(
+        DenseSpec(name=f"ladder_{size}", code_size=size, hidden=(512, 256), code_activation="linear"),
+        TrainConfig(epochs=20, batch_size=128, noise_max=0.3, schedule="cosine"),
+        f"Ladder, {size}-value code",
+        f"The bottleneck ladder at {size} values: Dense 512-256 layers on each side of a linear "
+        f"{size}-value code, trained like the deep dense model for fewer epochs.",
+        denoiser=False)
+    for size in LADDER_SIZES})
 
 SEED_PRESETS = ("dense_seed", "conv_seed")
 
