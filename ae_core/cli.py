@@ -48,7 +48,7 @@ def cmd_train(args) -> int:
     if data.message:
         print(data.message)
     print(f"Training {args.preset} on {len(data.x_train)} digits ({data.source}); "
-          f"validating on {len(data.x_test)}.")
+          f"validating on {len(data.x_val)}.")
     result = train(preset.spec, config, data, callbacks=[_progress_callback(config.epochs)])
     if not result.ok:
         print(f"Training diverged (loss became NaN after {result.epochs_run} epochs); nothing was "

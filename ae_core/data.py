@@ -1,6 +1,8 @@
 """MNIST digits: the bundled 10,000-digit subset (offline) and full MNIST when it is available.
 
 Images are float32 in [0, 1] with shape (N, 28, 28); labels are uint8 with shape (N,).
+Every source is split three ways: train (fit the weights), validation (choose designs, epochs
+and thresholds; `training.train` watches it) and test (reported once, by `evaluate`).
 """
 from __future__ import annotations
 
@@ -17,20 +19,35 @@ KERAS_CACHE_PATH = Path.home() / ".keras" / "datasets" / "mnist.npz"
 ENV_VAR = "AE_MNIST_PATH"
 SPLIT_SEED = 1234
 TEST_FRACTION = 0.2
+VAL_SEED = 1235
+VAL_FRACTION = 0.125  # of the training digits: 1,000 of the bundled 8,000
 DOWNLOAD_TIMEOUT_S = 20.0
 
 
 @dataclass(frozen=True)
 class Dataset:
-    """A train/test split of MNIST digits, with where it came from."""
+    """A train / validation / test split of MNIST digits, with where it came from."""
 
     x_train: np.ndarray  # (N, 28, 28) float32 in [0, 1]
     y_train: np.ndarray  # (N,) uint8
-    x_test: np.ndarray
+    x_val: np.ndarray  # for choosing designs and watching training; never the test digits
+    y_val: np.ndarray
+    x_test: np.ndarray  # reported once, by `evaluate`
     y_test: np.ndarray
     source: str  # "bundled", "keras-cache", "download" or a file path
     sha256: str  # hash of the file the digits came from (first 16 hex digits)
     message: str = ""  # one line for the user, e.g. why a fallback happened
+
+    def subset(self, train=None, val=None, test=None) -> "Dataset":
+        """The same source with only the digits at the given indices of each split (None: all)."""
+        def pick(x, y, idx):
+            return (x, y) if idx is None else (x[idx], y[idx])
+
+        (xtr, ytr), (xv, yv), (xte, yte) = (pick(self.x_train, self.y_train, train),
+                                            pick(self.x_val, self.y_val, val),
+                                            pick(self.x_test, self.y_test, test))
+        return Dataset(xtr, ytr, xv, yv, xte, yte, source=self.source, sha256=self.sha256,
+                       message=self.message)
 
 
 def _file_hash(path: Path) -> str:
@@ -43,24 +60,44 @@ def _to_float(images: np.ndarray) -> np.ndarray:
 
 def stratified_split(labels: np.ndarray, test_fraction: float = TEST_FRACTION,
                      seed: int = SPLIT_SEED) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, test) with each class split in the same proportion; fixed by `seed`."""
+    """Indices (train, test) with each class split in the same proportion; fixed by `seed`.
+
+    The test part holds exactly round(len(labels) * test_fraction) digits: each class gets its
+    share rounded down, and the classes with the largest remainders one more.
+    """
     rng = np.random.default_rng(seed)
+    classes = np.unique(labels)
+    shares = np.array([np.sum(labels == c) for c in classes]) * test_fraction
+    counts = np.floor(shares).astype(int)
+    extra = int(round(len(labels) * test_fraction)) - counts.sum()
+    counts[np.argsort(-(shares - counts), kind="stable")[:extra]] += 1
     train, test = [], []
-    for label in np.unique(labels):
+    for label, n_test in zip(classes, counts):
         idx = rng.permutation(np.flatnonzero(labels == label))
-        n_test = int(round(len(idx) * test_fraction))
         test.append(idx[:n_test])
         train.append(idx[n_test:])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(test))
 
 
+def _with_validation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
+                     y_test: np.ndarray, source: str, sha256: str) -> Dataset:
+    """Carve the validation digits out of the training ones (stratified, fixed)."""
+    train, val = stratified_split(y_train, VAL_FRACTION, seed=VAL_SEED)
+    return Dataset(_to_float(x_train[train]), y_train[train], _to_float(x_train[val]), y_train[val],
+                   _to_float(x_test), y_test, source=source, sha256=sha256)
+
+
 def load_bundled() -> Dataset:
-    """The 10,000 real MNIST digits shipped with ae_core, split 8,000 / 2,000 (stratified, fixed)."""
+    """The 10,000 real MNIST digits shipped with ae_core: 7,000 train / 1,000 validation / 2,000 test.
+
+    The 2,000 test digits are the same held-out ones as before validation was carved out, so
+    an index into `x_test` names the same digit as it always did.
+    """
     with np.load(BUNDLED_PATH) as f:
         images, labels = f["images"], f["labels"]
     train, test = stratified_split(labels)
-    return Dataset(_to_float(images[train]), labels[train], _to_float(images[test]), labels[test],
-                   source="bundled", sha256=_file_hash(BUNDLED_PATH))
+    return _with_validation(images[train], labels[train], images[test], labels[test],
+                            source="bundled", sha256=_file_hash(BUNDLED_PATH))
 
 
 def _load_npz(path: Path, source: str) -> Dataset:
@@ -74,8 +111,8 @@ def _load_npz(path: Path, source: str) -> Dataset:
     if x_train.shape[1:] != (28, 28) or x_test.shape[1:] != (28, 28):
         raise ValueError(f"{path}: expected 28x28 images. Received: x_train {x_train.shape}, "
                          f"x_test {x_test.shape}")
-    return Dataset(_to_float(x_train), y_train.astype(np.uint8), _to_float(x_test),
-                   y_test.astype(np.uint8), source=source, sha256=_file_hash(path))
+    return _with_validation(x_train, y_train.astype(np.uint8), x_test, y_test.astype(np.uint8),
+                            source=source, sha256=_file_hash(path))
 
 
 def _download() -> Path:

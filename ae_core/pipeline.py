@@ -13,8 +13,8 @@ from .training import TrainConfig, TrainResult
 
 
 def summary_metrics(model: Autoencoder, data: Dataset) -> dict[str, float]:
-    """Validation BCE/MSE on clean digits and PSNR at the tutorial's noise levels."""
-    x = data.x_test.reshape(-1, 28, 28, 1)
+    """Validation BCE/MSE on clean digits and PSNR at the tutorial's noise levels (validation split)."""
+    x = data.x_val.reshape(-1, 28, 28, 1)
     rec = model.autoencoder.predict(x, batch_size=500, verbose=0)
     out = {"val_bce": float(metrics.bce(x, rec).mean()), "val_mse": float(metrics.mse(x, rec).mean())}
     for level, noisy in noisy_test_sets(x, NOISE_LEVELS).items():
@@ -25,7 +25,7 @@ def summary_metrics(model: Autoencoder, data: Dataset) -> dict[str, float]:
 
 def data_info(data: Dataset) -> dict:
     return {"source": data.source, "sha256": data.sha256, "n_train": int(len(data.x_train)),
-            "n_test": int(len(data.x_test))}
+            "n_val": int(len(data.x_val)), "n_test": int(len(data.x_test))}
 
 
 def save_result(result: TrainResult, spec: Spec, config: TrainConfig, data: Dataset,

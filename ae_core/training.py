@@ -87,17 +87,17 @@ def _fresh_noise_stream(x: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
 
 def training_arrays(config: TrainConfig, data: Dataset):
     """(train inputs, train targets or None, validation (inputs, targets)) for `fit`."""
-    x_train, x_test = _images(data.x_train), _images(data.x_test)
+    x_train, x_clean = _images(data.x_train), _images(data.x_val)
     if config.noise_max is not None:
-        levels = np.random.default_rng(config.seed + 2).uniform(0, config.noise_max, (len(x_test), 1, 1, 1))
-        z = np.random.default_rng(config.seed + 3).standard_normal(x_test.shape).astype(np.float32)
-        x_val = np.clip(x_test + levels.astype(np.float32) * z, 0, 1)
-        return _fresh_noise_stream(x_train, config), None, (x_val, x_test)
+        levels = np.random.default_rng(config.seed + 2).uniform(0, config.noise_max, (len(x_clean), 1, 1, 1))
+        z = np.random.default_rng(config.seed + 3).standard_normal(x_clean.shape).astype(np.float32)
+        x_val = np.clip(x_clean + levels.astype(np.float32) * z, 0, 1)
+        return _fresh_noise_stream(x_train, config), None, (x_val, x_clean)
     if config.noise_factor > 0:  # the tutorial: one fixed noisy copy of each set
         x_noisy = noise.gaussian(x_train, config.noise_factor, seed=config.seed)
-        x_val = noise.gaussian(x_test, config.noise_factor, seed=config.seed + 1)
-        return x_noisy, x_train, (x_val, x_test)
-    return x_train, x_train, (x_test, x_test)
+        x_val = noise.gaussian(x_clean, config.noise_factor, seed=config.seed + 1)
+        return x_noisy, x_train, (x_val, x_clean)
+    return x_train, x_train, (x_clean, x_clean)
 
 
 def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy=None,
@@ -107,7 +107,7 @@ def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy
     Args:
         spec: the architecture.
         config: epochs, batch size, optimizer, noise.
-        data: digits; `data.x_test` is the validation set.
+        data: digits; training watches `data.x_val` (never the test digits).
         callbacks: Keras callbacks (progress, loss curves, `StopOnEvent` to cancel).
         strategy: a `tf.distribute.Strategy` (e.g. `MirroredStrategy` over several GPUs);
             None uses the default strategy.

@@ -42,17 +42,15 @@ def training_data(settings: Settings, digits: int | None = None):
 
     A capped set is a fixed random subset of every class (the split itself is sorted by class).
     """
-    from ae_core.data import Dataset
-
     d = resources.dataset()
     n = min(digits or settings.train_digits, len(d.x_train))
-    m = min(len(d.x_test), max(n // 4, 64))
-    if n == len(d.x_train) and m == len(d.x_test):
+    m = min(len(d.x_val), max(n // 4, 64))
+    if n == len(d.x_train) and m == len(d.x_val):
         return d
     rng = np.random.default_rng(0)
     tr = np.sort(rng.choice(len(d.x_train), n, replace=False))
-    te = np.sort(rng.choice(len(d.x_test), m, replace=False))
-    return Dataset(d.x_train[tr], d.y_train[tr], d.x_test[te], d.y_test[te], d.source, d.sha256)
+    va = np.sort(rng.choice(len(d.x_val), m, replace=False))
+    return d.subset(train=tr, val=va)
 
 
 def start(settings: Settings, preset_name: str, config, quick: bool = False) -> Job | None:

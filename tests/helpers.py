@@ -14,10 +14,13 @@ def bundled() -> Dataset:
 
 
 def tiny(n_train: int = 1024, n_test: int = 256) -> Dataset:
-    """A random (fixed) slice of every class: the split itself is sorted by class."""
+    """A random (fixed) slice of every class: the split itself is sorted by class.
+
+    Validation and test each get `n_test` digits (validation at most its 1,000).
+    """
     d = bundled()
     rng = np.random.default_rng(0)
     tr = rng.choice(len(d.x_train), n_train, replace=False)
+    va = rng.choice(len(d.x_val), min(n_test, len(d.x_val)), replace=False)
     te = rng.choice(len(d.x_test), n_test, replace=False)
-    return Dataset(d.x_train[tr], d.y_train[tr], d.x_test[te], d.y_test[te],
-                   source=d.source, sha256=d.sha256)
+    return d.subset(train=tr, val=va, test=te)

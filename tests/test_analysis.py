@@ -22,7 +22,8 @@ def spread(n_train: int = 1000, n_test: int = 200) -> Dataset:
     d = bundled()
     tr = analysis.spread_subset(len(d.x_train), n_train)
     te = analysis.spread_subset(len(d.x_test), n_test)
-    return Dataset(d.x_train[tr], d.y_train[tr], d.x_test[te], d.y_test[te], d.source, d.sha256)
+    va = analysis.spread_subset(len(d.x_val), min(n_test, len(d.x_val)))
+    return d.subset(train=tr, val=va, test=te)
 
 
 @pytest.fixture(scope="module")

@@ -9,11 +9,44 @@ from tests.helpers import bundled
 
 def test_bundled_shapes_dtypes_ranges():
     d = bundled()
-    assert d.x_train.shape == (8000, 28, 28) and d.x_test.shape == (2000, 28, 28)
-    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.uint8
+    assert d.x_train.shape == (7000, 28, 28) and d.x_val.shape == (1000, 28, 28)
+    assert d.x_test.shape == (2000, 28, 28)
+    assert d.x_train.dtype == np.float32 and d.y_train.dtype == np.uint8 and d.y_val.dtype == np.uint8
     assert d.x_train.min() == 0.0 and d.x_train.max() == 1.0
-    assert set(np.unique(d.y_test)) == set(range(10))
+    assert set(np.unique(d.y_test)) == set(range(10)) and set(np.unique(d.y_val)) == set(range(10))
     assert d.source == "bundled" and len(d.sha256) == 16
+
+
+def test_bundled_three_way_split_is_disjoint_and_keeps_the_test_digits():
+    """Validation comes out of the old 8,000 training digits; the 2,000 test digits are unchanged."""
+    with np.load(data.BUNDLED_PATH) as f:
+        images, labels = f["images"], f["labels"]
+    old_train, old_test = data.stratified_split(labels)
+    d = bundled()
+    assert np.array_equal(d.x_test, images[old_test] / np.float32(255)) and np.array_equal(d.y_test, labels[old_test])
+    rows = {img.tobytes(): i for i, img in enumerate(images)}
+    where = {name: {rows[(np.round(x * 255)).astype(np.uint8).tobytes()] for x in xs}
+             for name, xs in (("train", d.x_train), ("val", d.x_val), ("test", d.x_test))}
+    assert not where["train"] & where["val"] and not where["val"] & where["test"]
+    assert where["train"] | where["val"] == set(old_train.tolist())
+    for label in range(10):  # each class keeps its share in validation
+        assert abs(np.mean(d.y_val == label) / np.mean(labels == label) - 1.0) < 0.02
+    again = data.load_bundled()
+    assert np.array_equal(again.x_val, d.x_val) and np.array_equal(again.y_train, d.y_train)
+
+
+def test_split_sizes_are_exact():
+    labels = np.repeat(np.arange(10), [801, 902, 793, 826, 784, 690, 811, 856, 755, 782])
+    train, val = data.stratified_split(labels, data.VAL_FRACTION, seed=data.VAL_SEED)
+    assert len(val) == 1000 and len(train) == 7000  # per-class rounding alone gives 999
+
+
+def test_subset_picks_from_each_split():
+    d = bundled()
+    s = d.subset(train=[0, 5], val=[3], test=[7, 8, 9])
+    assert (len(s.x_train), len(s.x_val), len(s.x_test)) == (2, 1, 3)
+    assert np.array_equal(s.x_val[0], d.x_val[3]) and s.y_test[2] == d.y_test[9]
+    assert d.subset(val=[1]).x_train is d.x_train and s.sha256 == d.sha256
 
 
 def test_split_is_stratified_disjoint_and_fixed():
@@ -42,7 +75,8 @@ def _fake_mnist(path, n=50):
 def test_local_mnist_file_by_path_and_env(tmp_path, monkeypatch):
     path = _fake_mnist(tmp_path / "mnist.npz")
     d = data.load_mnist(str(path))
-    assert d.x_train.shape == (50, 28, 28) and d.x_test.shape == (25, 28, 28)
+    assert d.x_train.shape == (44, 28, 28) and d.x_val.shape == (6, 28, 28)  # 1/8 carved out
+    assert d.x_test.shape == (25, 28, 28)
     assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
     monkeypatch.setenv(data.ENV_VAR, str(path))
     assert data.load_mnist("full").source == str(path)

@@ -267,6 +267,6 @@ def test_capped_training_data_covers_every_class(monkeypatch):
 
     monkeypatch.setattr(resources, "dataset", bundled)
     data = training_view.training_data(Settings(train_digits=300))
-    assert len(data.x_train) == 300 and len(data.x_test) == 75
-    assert set(np.unique(data.y_train)) == set(range(10)) and set(np.unique(data.y_test)) == set(range(10))
+    assert len(data.x_train) == 300 and len(data.x_val) == 75
+    assert set(np.unique(data.y_train)) == set(range(10)) and set(np.unique(data.y_val)) == set(range(10))
     assert training_view.training_data(Settings()) is bundled()  # no cap: the whole set, no copy
