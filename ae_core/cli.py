@@ -1,4 +1,4 @@
-"""Command line: `python -m ae_core train PRESET ...`, `evaluate`, `presets`."""
+"""Command line: `python -m ae_core train PRESET ...`, `evaluate`, `presets`, `export-onnx`, `models`."""
 from __future__ import annotations
 
 import argparse
@@ -35,12 +35,13 @@ def cmd_train(args) -> int:
 
     from . import presets
     from .data import load_mnist
-    from .pipeline import save_result
-    from .training import train
+    from .pipeline import divergence_warning, train_and_save
 
     preset = presets.get(args.preset)
+    # A preset trained on fresh noise (noise_max) takes --noise as its maximum level.
+    noise_field = "noise_max" if preset.config.noise_max is not None else "noise_factor"
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
-                                   "noise_factor": args.noise, "optimizer": args.optimizer,
+                                   noise_field: args.noise, "optimizer": args.optimizer,
                                    "learning_rate": args.learning_rate, "seed": args.seed}.items()
                  if v is not None}
     config = dataclasses.replace(preset.config, **overrides)
@@ -49,16 +50,19 @@ def cmd_train(args) -> int:
         print(data.message)
     print(f"Training {args.preset} on {len(data.x_train)} digits ({data.source}); "
           f"validating on {len(data.x_val)}.")
-    result = train(preset.spec, config, data, callbacks=[_progress_callback(config.epochs)])
-    if not result.ok:
+    name = args.name or args.preset
+    result, path = train_and_save(preset.spec, config, data, Path(args.out), name, preset=args.preset,
+                                  callbacks=[_progress_callback(config.epochs)])
+    if path is None:
         print(f"Training diverged (loss became NaN after {result.epochs_run} epochs); nothing was "
               "saved. Try a smaller --learning-rate.", file=sys.stderr)
         return 1
-    name = args.name or args.preset
-    path = save_result(result, preset.spec, config, data, Path(args.out), name, preset=args.preset)
     val = result.history["val_loss"][-1]
     print(f"{result.status}: {result.epochs_run} epochs in {result.seconds:.1f} s, "
           f"val_loss {val:.4f}. Saved {path}")
+    warning = divergence_warning(result.history, config.loss)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 
@@ -83,6 +87,59 @@ def cmd_presets(args) -> int:
 
     for name, p in PRESETS.items():
         print(f"{name:15s} {p.title}: {p.description}")
+    return 0
+
+
+def cmd_export_onnx(args) -> int:
+    from . import store
+
+    names = args.names or store.list_models(args.models)
+    if not names:
+        print(f"No models in {args.models}.", file=sys.stderr)
+        return 1
+    failed = 0
+    for name in names:
+        try:
+            path = store.export_onnx(args.models, name)
+        except store.ModelFileError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed += 1
+            continue
+        print(f"exported {name}'s encoder and decoder to ONNX; updated {path}")
+    return 1 if failed else 0
+
+
+def cmd_models(args) -> int:
+    from . import store
+
+    if args.action == "list":
+        names = store.list_models(args.models)
+        if not names:
+            print(f"No models in {args.models}.")
+        for name in names:
+            try:
+                m = store.read_manifest(Path(args.models) / f"{name}.json")
+                val = (m.get("metrics") or {}).get("val_bce")
+                print(f"{name:28s} {m.get('preset') or '-':15s} {m.get('created', ''):25s} "
+                      f"{'' if val is None else f'val_bce {val:.4f}'}")
+            except store.ModelFileError as exc:
+                print(f"{name:28s} unreadable: {exc.problem}")
+        return 0
+    if args.action == "rename":
+        if len(args.names) != 2:
+            raise ValueError(f"rename takes OLD NEW. Received: {args.names}")
+        try:
+            path = store.rename(args.models, *args.names)
+        except store.NameTaken as exc:
+            print(f"error: {exc}; nothing was renamed. Choose another name.", file=sys.stderr)
+            return 1
+        print(f"renamed {args.names[0]} to {path.stem}")
+        return 0
+    if not args.names:
+        raise ValueError("remove takes one or more model names.")
+    for name in args.names:
+        removed = store.remove(args.models, name)
+        print(f"removed {name} ({len(removed)} files)")
     return 0
 
 
@@ -117,9 +174,25 @@ def main(argv=None) -> int:
     p = sub.add_parser("presets", help="list the presets")
     p.set_defaults(func=cmd_presets)
 
+    x = sub.add_parser("export-onnx", help="export saved models' encoder and decoder to ONNX again")
+    x.add_argument("names", nargs="*", help="model names (default: every model in the folder)")
+    x.add_argument("--models", default=str(PRETRAINED), help="models folder (default: pretrained/)")
+    x.set_defaults(func=cmd_export_onnx)
+
+    m = sub.add_parser("models", help="list, rename or remove saved models")
+    m.add_argument("action", choices=["list", "rename", "remove"])
+    m.add_argument("names", nargs="*", help="rename: OLD NEW; remove: NAME...")
+    m.add_argument("--models", default=str(ROOT / "models"), help="models folder (default: models/)")
+    m.set_defaults(func=cmd_models)
+
     args = parser.parse_args(argv)
+    from .store import ModelFileError  # no Keras: the store imports it only to build or load .keras
+
     try:
         return args.func(args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

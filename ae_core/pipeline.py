@@ -41,3 +41,40 @@ def save_result(result: TrainResult, spec: Spec, config: TrainConfig, data: Data
     return store.save(result.model, spec, folder, name, train_config=config, data_info=data_info(data),
                       metrics=summary_metrics(result.model, data), history=history, preset=preset,
                       extra=extra)
+
+
+FLAT_GREY_BCE = float(np.log(2.0))  # the BCE of predicting 0.5 for every pixel: a model that learned nothing
+
+
+def divergence_warning(history: dict, loss: str = "binary_crossentropy") -> str:
+    """One line when a finished run's validation loss says it did not learn, else ''.
+
+    It did not learn when the last validation loss is no lower than the first epoch's (after
+    two or more epochs), or, for BCE, worse than predicting a flat grey image (ln 2).
+    """
+    val = [float(v) for v in history.get("val_loss", [])]
+    if not val or not np.all(np.isfinite(val)):
+        return "The loss became NaN or infinite: the run diverged."
+    first, last = val[0], val[-1]
+    if loss == "binary_crossentropy" and last > FLAT_GREY_BCE:
+        return (f"The validation loss ended at {last:.3f}, worse than a flat grey image "
+                f"({FLAT_GREY_BCE:.3f}): training diverged. Try a smaller learning rate.")
+    if len(val) >= 2 and last >= first:
+        return (f"The validation loss rose from {first:.4f} to {last:.4f}: training diverged. "
+                "Try a smaller learning rate.")
+    return ""
+
+
+def train_and_save(spec: Spec, config: TrainConfig, data: Dataset, folder: Path | str, name: str, *,
+                   preset: str | None = None, callbacks=()) -> tuple[TrainResult, Path | None]:
+    """Train `spec` on `data` and save the run in `folder` as NAME (with its ONNX files).
+
+    The one training entry point: the CLI calls it, and so does the app's trainer process
+    (`ae_core.worker`). A run whose loss became NaN is not saved (the path is None).
+    """
+    from .training import train
+
+    result = train(spec, config, data, callbacks=callbacks)
+    if not result.ok:
+        return result, None
+    return result, save_result(result, spec, config, data, folder, name, preset=preset)

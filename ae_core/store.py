@@ -1,14 +1,19 @@
-"""The model store: a `.keras` file plus a JSON manifest beside it, written atomically.
+"""The model store: a `.keras` file, its ONNX halves and a JSON manifest, written atomically.
 
 Layout of a models folder:
 
-    NAME.json              the manifest: spec, training config, data, metrics, history, ...
-    NAME-<hash>.keras      the weights it points to ("model_file"), named by content hash
+    NAME.json                   the manifest: spec, training config, data, metrics, history, ...
+    NAME-<hash>.keras           the model ("model_file"), named by its content hash; the source
+                                of truth for retraining and evaluation
+    NAME-<hash>.encoder.onnx    the encoder and decoder exported for ONNX Runtime ("onnx"), what
+    NAME-<hash>.decoder.onnx    the app runs (`ae_core.onnx_models`: no TensorFlow needed)
 
-The manifest is the commit point. `save` writes the new `.keras` file under a fresh name
-(temporary file + `os.replace`), then replaces the manifest the same way, then removes the
-model file the old manifest pointed to. A crash at any moment leaves either the old manifest
-with its old model or the new manifest with its new model; never a half-written pair.
+The manifest is the commit point. `save` writes every model file under a fresh name (temporary
+file, fsync, `os.replace`, fsync of the folder: `atomic_write`), then replaces the manifest the
+same way, then removes the files the old manifest named. A crash at any moment leaves either
+the old manifest with its old files or the new manifest with its new files; never a mix.
+A new name is taken with a hard link (`exclusive=True`): it fails if the name exists, so two
+processes sharing a folder (two servers, a server and the CLI) can never both take `BASE-vN`.
 """
 from __future__ import annotations
 
@@ -18,23 +23,33 @@ import json
 import os
 import platform
 import re
+import shutil
 import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
-from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
 from .config import TrainConfig
+from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
 from .presets import PRESETS
 
 FORMAT = 1
 STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
+PARTS = ("encoder", "decoder")  # the halves exported to ONNX
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 NAME_RE = re.compile(rf"^{_NAME}$")
-MODEL_FILE_RE = re.compile(rf"^(?P<name>{_NAME})-[0-9a-f]{{12}}\.keras$")  # what `save` writes
+NEW_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # a name people type: no dots
+MODEL_FILE_RE = re.compile(  # what `save` writes
+    rf"^(?P<name>{_NAME})-[0-9a-f]{{12}}(\.keras|\.encoder\.onnx|\.decoder\.onnx)$")
+_TEMP_SUFFIXES = (".tmp", ".keras", ".onnx")
+
+
+def export_command(folder: Path | str) -> str:
+    return f"python -m ae_core export-onnx --models {folder}"
 
 
 class ModelFileError(Exception):
@@ -48,11 +63,15 @@ class ModelFileError(Exception):
         super().__init__(f"{path}: {problem}. {hint}")
 
 
+class NameTaken(FileExistsError):
+    """A model with that name already exists in the folder (names are never silently replaced)."""
+
+
 @dataclass
 class StoredModel:
     name: str
     spec: Spec
-    model: Autoencoder  # or a runner.NumpyAutoencoder (`load_runner`): the same three fields
+    model: Autoencoder  # or an onnx_models.OnnxAutoencoder (`load_onnx`): the same three fields
     manifest: dict
     path: Path  # the manifest
 
@@ -69,6 +88,14 @@ def check_name(name: str) -> str:
     return name
 
 
+def check_new_name(name: str) -> str:
+    """A name someone types for a version: letters, digits, '-' and '_', up to 64 characters."""
+    if not isinstance(name, str) or not NEW_NAME_RE.match(name):
+        raise ValueError("A name may use letters, digits, '-' and '_' (up to 64 characters, "
+                         f"starting with a letter or digit). Received: name={name!r}")
+    return name
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -78,26 +105,69 @@ def _sha256(path: Path) -> str:
 
 
 def _versions() -> dict:
+    from importlib import metadata
+
     import keras
     import tensorflow as tf
 
+    def version(dist: str) -> str | None:
+        try:
+            return metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            return None
+
     return {"python": platform.python_version(), "keras": keras.__version__,
-            "tensorflow": tf.__version__, "numpy": np.__version__}
+            "tensorflow": tf.__version__, "numpy": np.__version__, "tf2onnx": version("tf2onnx"),
+            "onnx": version("onnx")}
 
 
-def _atomic_write_bytes(path: Path, write) -> None:
-    """Call `write(tmp_path)` on a temporary file in path's folder, fsync, then os.replace."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (the rename lives in the folder's own data)."""
     try:
-        write(Path(tmp))
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:  # a platform or file system without directory handles
+        return
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (22, 95):  # EINVAL / EOPNOTSUPP: this file system cannot; others are real
+            raise
+    finally:
+        os.close(fd)
+
+
+def atomic_write(path: Path | str, write: Callable[[Path], object], *, suffix: str = ".tmp",
+                 final: Callable[[Path], Path] | None = None, exclusive: bool = False) -> Path:
+    """Write a file that readers see whole or not at all; returns where it went.
+
+    `write(tmp)` fills a hidden temporary file beside `path` (named `.NAME.*SUFFIX`, which
+    `remove_stale` knows); it is fsynced, made world-readable and moved over `path` (or to
+    `final(tmp)`, for names that depend on the content), then the folder is fsynced.
+    With `exclusive`, the move is a hard link that fails with `NameTaken` if `path` exists.
+    """
+    path = Path(path)
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
         os.chmod(tmp, 0o644)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        target = final(tmp) if final else path
+        if exclusive:
+            try:
+                os.link(tmp, target)
+            except FileExistsError:
+                raise NameTaken(f"{target.name} already exists in {target.parent}") from None
+            tmp.unlink()
+        else:
+            os.replace(tmp, target)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+    _fsync_dir(path.parent)
+    return target
 
 
 def _write_keras(model, tmp: Path) -> None:
@@ -110,14 +180,42 @@ def _write_keras(model, tmp: Path) -> None:
         staged.unlink(missing_ok=True)
 
 
+def _write_onnx(net, tmp: Path) -> None:
+    """Export one half with Keras' own ONNX export (tf2onnx); it must have been called once."""
+    net(np.zeros((1, *net.input_shape[1:]), np.float32))
+    net.export(str(tmp), format="onnx", verbose=False)
+
+
+def _first_shape(net) -> tuple[int, ...]:
+    """The shape of a model's first output without the batch axis (a VAE encoder has several)."""
+    outputs = net.outputs if isinstance(net.outputs, (list, tuple)) else [net.outputs]
+    return tuple(int(d) for d in outputs[0].shape[1:])
+
+
+def _model_files(manifest: dict) -> set[str]:
+    """The file names a manifest points to (the model file and its ONNX halves)."""
+    names = {Path(str(manifest.get("model_file"))).name}
+    onnx = manifest.get("onnx")
+    if isinstance(onnx, dict):
+        names |= {Path(str(part.get("file"))).name for part in onnx.values() if isinstance(part, dict)}
+    return names
+
+
+def _read_files_of(manifest_path: Path) -> set[str]:
+    try:
+        return _model_files(json.loads(manifest_path.read_text()))
+    except (OSError, ValueError, AttributeError):
+        return set()
+
+
 def remove_stale(folder: Path | str, older_than: float = STALE_SECONDS) -> list[str]:
     """Remove what killed saves left behind in `folder`; returns the removed file names.
 
     A save that is killed (SIGKILL, power loss) can leave hidden temporary files
-    (`.NAME.*.keras`, `.NAME.json.*.tmp`) and a model file that no manifest names (killed
-    between writing the model and committing its manifest). None of them is ever listed or
-    loaded; this removes those last modified more than `older_than` seconds ago, so a save
-    still running in another process is never touched.
+    (`.NAME.*.keras`, `.NAME.*.onnx`, `.NAME.json.*.tmp`) and model files that no manifest
+    names (killed between writing them and committing the manifest). None of them is ever
+    listed or loaded; this removes those last modified more than `older_than` seconds ago, so
+    a save still running in another process is never touched.
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -128,7 +226,7 @@ def remove_stale(folder: Path | str, older_than: float = STALE_SECONDS) -> list[
         try:
             if not path.is_file() or path.stat().st_mtime >= cutoff:
                 continue
-            if path.name.startswith(".") and path.name.endswith((".tmp", ".keras")) or _orphan(path):
+            if path.name.startswith(".") and path.name.endswith(_TEMP_SUFFIXES) or _orphan(path):
                 path.unlink()
                 removed.append(path.name)
         except OSError:
@@ -137,7 +235,7 @@ def remove_stale(folder: Path | str, older_than: float = STALE_SECONDS) -> list[
 
 
 def _orphan(path: Path) -> bool:
-    """A `NAME-<hash>.keras` file whose manifest does not exist or names another file.
+    """A `NAME-<hash>.*` model file whose manifest does not exist or names other files.
 
     When the manifest exists but cannot be read, the file is kept: it may be the only copy.
     """
@@ -148,19 +246,65 @@ def _orphan(path: Path) -> bool:
     if not manifest.exists():
         return True
     try:
-        return Path(str(json.loads(manifest.read_text())["model_file"])).name != path.name
-    except (OSError, ValueError, KeyError, TypeError):
+        return path.name not in _model_files(json.loads(manifest.read_text()))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def _write_model_files(model: Autoencoder, folder: Path, name: str) -> dict:
+    """Write the `.keras` file and both ONNX halves; returns their manifest fields."""
+    written: list[Path] = []
+    try:
+        keras_path = atomic_write(folder / f"{name}.keras", lambda tmp: _write_keras(model.autoencoder, tmp),
+                                  suffix=".keras",
+                                  final=lambda tmp: folder / f"{name}-{_sha256(tmp)[:12]}.keras")
+        written.append(keras_path)
+        stem = keras_path.name[: -len(".keras")]
+        onnx = {}
+        for part in PARTS:
+            net = getattr(model, part)
+            path = atomic_write(folder / f"{stem}.{part}.onnx", lambda tmp, net=net: _write_onnx(net, tmp),
+                                suffix=".onnx")
+            written.append(path)
+            onnx[part] = {"file": path.name, "sha256": _sha256(path), "params": int(net.count_params())}
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+    return {"model_file": keras_path.name, "model_sha256": _sha256(keras_path), "onnx": onnx}
+
+
+def _commit(manifest_path: Path, manifest: dict, exclusive: bool = False) -> None:
+    text = json.dumps(manifest, indent=2, allow_nan=False, default=float)
+    atomic_write(manifest_path, lambda tmp: tmp.write_text(text), exclusive=exclusive)
+
+
+def _replace_files(folder: Path, manifest_path: Path, manifest: dict, old_files: set[str],
+                   exclusive: bool) -> None:
+    """Commit `manifest`, then remove the old files it no longer names; on failure, the new ones."""
+    new_files = _model_files(manifest)
+    try:
+        _commit(manifest_path, manifest, exclusive)
+    except BaseException:  # not committed: the new files are orphans (and take disk space)
+        for f in new_files - old_files:
+            (folder / f).unlink(missing_ok=True)
+        raise
+    for f in old_files - new_files:
+        (folder / f).unlink(missing_ok=True)
 
 
 def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
          train_config: TrainConfig | None = None, data_info: dict | None = None,
          metrics: dict | None = None, history: dict | None = None, preset: str | None = None,
-         extra: dict | None = None) -> Path:
-    """Save `model` as `folder/NAME.json` + its `.keras` file, atomically. Returns the manifest path.
+         extra: dict | None = None, exclusive: bool = False) -> Path:
+    """Save `model` as `folder/NAME.json` + its `.keras` and ONNX files, atomically.
+
+    Returns the manifest path. A model saved under an existing name replaces it (a retrained
+    version of the same model), unless `exclusive`.
 
     Raises:
         ValueError: for a bad name.
+        NameTaken: with `exclusive`, when NAME exists.
         OSError: when the folder cannot be written (read-only, full disk); the previous model
             with that name, if any, is left as it was.
     """
@@ -169,36 +313,18 @@ def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
     folder.mkdir(parents=True, exist_ok=True)
     remove_stale(folder)
     manifest_path = folder / f"{name}.json"
-    old_model_file = None
-    if manifest_path.is_file():
-        try:
-            old_model_file = json.loads(manifest_path.read_text()).get("model_file")
-        except (OSError, ValueError):
-            old_model_file = None
-
-    fd, staged = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".keras")
-    os.close(fd)
-    try:
-        _write_keras(model.autoencoder, Path(staged))
-        digest = _sha256(Path(staged))
-        model_file = f"{name}-{digest[:12]}.keras"
-        os.chmod(staged, 0o644)
-        with open(staged, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(staged, folder / model_file)
-    except BaseException:
-        Path(staged).unlink(missing_ok=True)
-        raise
-
+    if exclusive and manifest_path.exists():
+        raise NameTaken(f"{manifest_path.name} already exists in {folder}")
+    old_files = set() if exclusive else _read_files_of(manifest_path)
+    files = _write_model_files(model, folder, name)
     manifest = {
         "format": FORMAT,
         "name": name,
         "preset": preset,
-        "model_file": model_file,
-        "model_sha256": digest,
+        **files,
         "spec": spec_to_dict(spec),
         "input_shape": list(IMAGE_SHAPE),
-        "code_shape": list(model.encoder.output.shape[1:]),
+        "code_shape": list(_first_shape(model.encoder)),
         "train_config": train_config.to_dict() if train_config else None,
         "data": data_info or {},
         "metrics": metrics or {},
@@ -207,16 +333,38 @@ def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         **(extra or {}),
     }
-    text = json.dumps(manifest, indent=2, allow_nan=False, default=float)
-    try:
-        _atomic_write_bytes(manifest_path, lambda tmp: tmp.write_text(text))
-    except BaseException:  # not committed: the new model file is an orphan (and takes disk space)
-        if model_file != old_model_file:
-            (folder / model_file).unlink(missing_ok=True)
-        raise
-    if old_model_file and old_model_file != model_file:
-        (folder / Path(old_model_file).name).unlink(missing_ok=True)
+    _replace_files(folder, manifest_path, manifest, old_files, exclusive)
     return manifest_path
+
+
+def export_onnx(folder: Path | str, name: str) -> Path:
+    """Export `folder/NAME`'s encoder and decoder to ONNX again, from its `.keras` file.
+
+    For models saved before the ONNX export existed, or whose `.onnx` files are missing or
+    broken. The manifest gains the new files' names and hashes; the `.keras` file is unchanged.
+    """
+    stored = load(folder, name)
+    folder = Path(folder)
+    manifest = dict(stored.manifest)
+    old_files = _model_files(manifest)
+    stem = Path(manifest["model_file"]).name[: -len(".keras")]
+    onnx, written = {}, []
+    try:
+        for part in PARTS:
+            net = getattr(stored.model, part)
+            path = atomic_write(folder / f"{stem}.{part}.onnx", lambda tmp, net=net: _write_onnx(net, tmp),
+                                suffix=".onnx")
+            written.append(path)
+            onnx[part] = {"file": path.name, "sha256": _sha256(path), "params": int(net.count_params())}
+    except BaseException:
+        for path in written:
+            if path.name not in old_files:
+                path.unlink(missing_ok=True)
+        raise
+    manifest["onnx"] = onnx
+    manifest["versions"] = {**manifest.get("versions", {}), **_versions()}
+    _replace_files(folder, stored.path, manifest, old_files, exclusive=False)
+    return stored.path
 
 
 def read_manifest(path: Path | str) -> dict:
@@ -236,27 +384,31 @@ def read_manifest(path: Path | str) -> dict:
     return manifest
 
 
-def _checked(folder: Path, name: str) -> tuple[dict, Path, Path, Spec, str | None]:
-    """(manifest, manifest path, model path, spec, preset) once the files pass every check
-    that needs no Keras: manifest fields, the model file's presence and checksum, the spec."""
+def _checked_manifest(folder: Path, name: str) -> tuple[dict, Path, Spec, str | None]:
+    """(manifest, manifest path, spec, preset) once the manifest passes every check."""
     manifest_path = folder / f"{check_name(name)}.json"
     try:
         manifest = read_manifest(manifest_path)
     except ModelFileError as exc:
         raise ModelFileError(exc.path, exc.problem, preset=name if name in PRESETS else None) from None
     preset = manifest.get("preset") if manifest.get("preset") in PRESETS else None
-    model_path = folder / Path(str(manifest["model_file"])).name  # never leave the folder
-    if not model_path.is_file():
-        raise ModelFileError(model_path, "the model file named by its manifest is missing", preset=preset)
-    expected = manifest.get("model_sha256")
-    if expected and _sha256(model_path) != expected:
-        raise ModelFileError(model_path, "the model file does not match its manifest's checksum "
-                             "(truncated or changed)", preset=preset)
     try:
         spec = spec_from_dict(manifest["spec"])
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise ModelFileError(manifest_path, f"the manifest's spec is not usable ({exc})", preset=preset) from None
-    return manifest, manifest_path, model_path, spec, preset
+    return manifest, manifest_path, spec, preset
+
+
+def _checked_file(folder: Path, file_name, expected: str | None, what: str, hint: str = "",
+                  preset: str | None = None) -> Path:
+    """The file a manifest names, inside `folder`, present and matching its checksum."""
+    path = folder / Path(str(file_name)).name  # never leave the folder
+    if not path.is_file():
+        raise ModelFileError(path, f"the {what} named by its manifest is missing", hint, preset=preset)
+    if expected and _sha256(path) != expected:
+        raise ModelFileError(path, f"the {what} does not match its manifest's checksum "
+                             "(truncated or changed)", hint, preset=preset)
+    return path
 
 
 def _first_line(exc: Exception) -> str:
@@ -265,17 +417,19 @@ def _first_line(exc: Exception) -> str:
 
 
 def _check_shapes(model_path: Path, manifest: dict, input_shape: tuple, code_shape: tuple,
-                  preset: str | None) -> None:
+                  preset: str | None, hint: str = "") -> None:
     if tuple(input_shape) != IMAGE_SHAPE:
         raise ModelFileError(model_path, f"the model takes input {tuple(input_shape)}, not {IMAGE_SHAPE}",
-                             preset=preset)
+                             hint, preset=preset)
     if tuple(code_shape) != tuple(manifest["code_shape"]):
         raise ModelFileError(model_path, f"the model's code shape {tuple(code_shape)} does not match the "
-                             f"manifest's {tuple(manifest['code_shape'])}", preset=preset)
+                             f"manifest's {tuple(manifest['code_shape'])}", hint, preset=preset)
 
 
 def load(folder: Path | str, name: str) -> StoredModel:
-    """Load `folder/NAME.json` and the model it names (safe_mode=True), checking they agree.
+    """Load `folder/NAME.json` and the `.keras` model it names (safe_mode=True), checking they agree.
+
+    Needs Keras (training, evaluation, export); the app uses `load_onnx`.
 
     Raises:
         ModelFileError: missing, truncated, corrupt or mismatched files; the message names the
@@ -283,37 +437,51 @@ def load(folder: Path | str, name: str) -> StoredModel:
     """
     import keras
 
-    manifest, manifest_path, model_path, spec, preset = _checked(Path(folder), name)
+    folder = Path(folder)
+    manifest, manifest_path, spec, preset = _checked_manifest(folder, name)
+    model_path = _checked_file(folder, manifest["model_file"], manifest.get("model_sha256"), "model file",
+                               preset=preset)
     try:
         autoencoder = keras.saving.load_model(model_path, compile=False, safe_mode=True)
         model = split(autoencoder)
     except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as exc:
         raise ModelFileError(model_path, f"Keras cannot load this model ({_first_line(exc)})",
                              preset=preset) from None
-    _check_shapes(model_path, manifest, autoencoder.input_shape[1:], model.encoder.output.shape[1:], preset)
+    _check_shapes(model_path, manifest, autoencoder.input_shape[1:], _first_shape(model.encoder), preset)
     return StoredModel(name, spec, model, manifest, manifest_path)
 
 
-def load_runner(folder: Path | str, name: str) -> StoredModel:
-    """Like `load`, but the model is an `ae_core.runner.NumpyAutoencoder`: no TensorFlow needed.
+def load_onnx(folder: Path | str, name: str) -> StoredModel:
+    """Like `load`, but the model is an `ae_core.onnx_models.OnnxAutoencoder`: no TensorFlow.
 
-    The same checks as `load`; the `.keras` file is read as data (JSON and arrays), never run.
+    The manifest and the ONNX files it names are checked (present, checksums, shapes); the
+    `.keras` file is not read.
 
     Raises:
-        ModelFileError: as `load`.
-        runner.Unsupported: the model uses a layer the NumPy runner lacks (use `load`).
+        ModelFileError: as `load`; for a missing or broken `.onnx` file the message names it
+            and the command that exports it again.
     """
-    from . import runner
+    from . import onnx_models
 
-    manifest, manifest_path, model_path, spec, preset = _checked(Path(folder), name)
-    try:
-        model = runner.read(model_path)
-    except runner.Unsupported:
-        raise
-    except (OSError, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as exc:
-        raise ModelFileError(model_path, f"this model file cannot be read ({_first_line(exc)})",
-                             preset=preset) from None
-    _check_shapes(model_path, manifest, model.encoder.input_shape[1:], model.encoder.output_shape[1:], preset)
+    folder = Path(folder)
+    manifest, manifest_path, spec, preset = _checked_manifest(folder, name)
+    hint = f"Export it again with `{export_command(folder)}`."
+    onnx = manifest.get("onnx")
+    if not isinstance(onnx, dict) or not all(isinstance(onnx.get(p), dict) for p in PARTS):
+        raise ModelFileError(manifest_path, "the manifest names no ONNX files (saved before the ONNX "
+                             "export)", hint, preset=preset)
+    nets = {}
+    for part in PARTS:
+        path = _checked_file(folder, onnx[part].get("file"), onnx[part].get("sha256"), f"ONNX {part} file",
+                             hint, preset=preset)
+        try:
+            nets[part] = onnx_models.OnnxNet(path, part, params=onnx[part].get("params"))
+        except onnx_models.OnnxError as exc:
+            raise ModelFileError(path, f"ONNX Runtime cannot load this file ({_first_line(exc)})", hint,
+                                 preset=preset) from None
+    model = onnx_models.OnnxAutoencoder.join(nets["encoder"], nets["decoder"], name)
+    _check_shapes(Path(nets["encoder"].path), manifest, model.encoder.input_shape[1:],
+                  model.encoder.output_shape[1:], preset, hint)
     return StoredModel(name, spec, model, manifest, manifest_path)
 
 
@@ -327,9 +495,86 @@ def list_models(folder: Path | str) -> list[str]:
 
 
 def next_version_name(folder: Path | str, base: str) -> str:
-    """`base-v1`, `base-v2`, ...: the first name not used in `folder`."""
+    """`base-v1`, `base-v2`, ...: the first name not used in `folder` (a hint: `copy` with
+    `base=` takes it atomically, trying the next one if another process was faster)."""
     taken = set(list_models(folder))
     n = 1
     while f"{base}-v{n}" in taken:
         n += 1
     return check_name(f"{base}-v{n}")
+
+
+def copy(src_folder: Path | str, src_name: str, folder: Path | str, *, name: str | None = None,
+         base: str | None = None) -> Path:
+    """Copy a stored model into `folder` as `name`, or as the first free `BASE-vN`.
+
+    The files are checked (present, checksums) and copied under the new name; the manifest is
+    committed with a hard link, so an existing model is never replaced: with `name`, a taken
+    name raises `NameTaken`; with `base`, the next version number is tried. Returns the new
+    manifest's path.
+    """
+    src_folder, folder = Path(src_folder), Path(folder)
+    if (name is None) == (base is None):
+        raise ValueError(f"Pass a name or a base. Received: name={name!r}, base={base!r}")
+    if name is not None:
+        check_new_name(name)
+    manifest, _, _, preset = _checked_manifest(src_folder, src_name)
+    sources = {"model_file": _checked_file(src_folder, manifest["model_file"], manifest.get("model_sha256"),
+                                           "model file", preset=preset)}
+    onnx = manifest.get("onnx") if isinstance(manifest.get("onnx"), dict) else {}
+    for part, entry in onnx.items():
+        sources[part] = _checked_file(src_folder, entry.get("file"), entry.get("sha256"), f"ONNX {part} file",
+                                      preset=preset)
+    folder.mkdir(parents=True, exist_ok=True)
+    remove_stale(folder)
+    for attempt in range(1000):
+        new = name if name is not None else next_version_name(folder, base)
+        new_manifest = {**manifest, "name": new, "onnx": {k: dict(v) for k, v in onnx.items()}}
+        written = []
+        try:
+            for key, src in sources.items():
+                suffix = src.name.split("-")[-1][12:]  # ".keras", ".encoder.onnx", ...
+                dst = atomic_write(folder / f"{new}-{src.name.split('-')[-1][:12]}{suffix}",
+                                   lambda tmp, src=src: shutil.copyfile(src, tmp),
+                                   suffix=".onnx" if suffix.endswith(".onnx") else ".keras")
+                written.append(dst)
+                if key == "model_file":
+                    new_manifest["model_file"] = dst.name
+                else:
+                    new_manifest["onnx"][key]["file"] = dst.name
+            _commit(folder / f"{new}.json", new_manifest, exclusive=True)
+            return folder / f"{new}.json"
+        except BaseException as exc:
+            for dst in written:
+                dst.unlink(missing_ok=True)
+            if not isinstance(exc, NameTaken) or name is not None:
+                raise
+    raise NameTaken(f"no free version of {base} in {folder}")
+
+
+def remove(folder: Path | str, name: str) -> list[str]:
+    """Remove model NAME from `folder`: the manifest first (it stops being listed), then its files.
+
+    Returns the removed file names. Raises `ModelFileError` when there is no such manifest.
+    """
+    folder = Path(folder)
+    manifest_path = folder / f"{check_name(name)}.json"
+    if not manifest_path.is_file():
+        raise ModelFileError(manifest_path, "there is no such model", f"See `python -m ae_core models "
+                             f"list --models {folder}`.")
+    files = _read_files_of(manifest_path)
+    manifest_path.unlink()
+    _fsync_dir(folder)
+    removed = [manifest_path.name]
+    for f in sorted(files):
+        if (folder / f).is_file() and MODEL_FILE_RE.match(f):
+            (folder / f).unlink()
+            removed.append(f)
+    return removed
+
+
+def rename(folder: Path | str, name: str, new_name: str) -> Path:
+    """Rename model NAME to NEW_NAME in `folder`; a taken NEW_NAME raises `NameTaken`."""
+    path = copy(folder, name, folder, name=new_name)
+    remove(folder, name)
+    return path
