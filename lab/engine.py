@@ -1,9 +1,9 @@
 """What one interaction computes: noise, every shown model's code and reconstruction, metrics.
 
 No Streamlit here: the app caches these objects, the latency benchmark calls them directly.
-Models run with NumPy (`ae_core.runner`, checked against Keras in tests/test_runner.py): the page
-never waits for TensorFlow, and one image costs 0.05 ms (dense) to 3 ms (the largest conv model)
-instead of a Keras call per model. A model with a layer the runner lacks runs through Keras.
+Models run with ONNX Runtime (`ae_core.onnx_models`, the encoder and decoder that `store.save`
+exports; checked against Keras in tests/test_onnx.py): the server process never imports
+TensorFlow, and a model call costs far less than a Keras call.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class LoadedModel:
     kind: str  # "pretrained", "saved" or "session"
     preset: str | None
     code_shape: tuple[int, ...]
-    net: object  # runner.NumpyAutoencoder (or, for layers it lacks, a Keras Autoencoder)
+    net: object  # an onnx_models.OnnxAutoencoder (the Autoencoder-shaped triple ae_core.analysis takes)
     code_range: tuple[float, float]  # colour range of code values, from clean test digits
     summary_range: tuple[float, float]  # colour range of the code panel (a spatial code's channel mean)
     manifest: dict = field(default_factory=dict)
@@ -48,8 +48,10 @@ class LoadedModel:
         code = np.asarray(self.net.encoder.predict_on_batch(np.asarray(x, np.float32).reshape(-1, 28, 28, 1)))
         return code, np.asarray(self.net.decoder.predict_on_batch(code)).reshape(-1, 28, 28)
 
-    def count_params(self) -> int:
-        return int(self.net.autoencoder.count_params())
+    def count_params(self) -> int | None:
+        """From the manifest (None for a model saved without the count)."""
+        n = self.net.autoencoder.count_params()
+        return None if n is None else int(n)
 
 
 @dataclass(frozen=True)
@@ -65,19 +67,9 @@ class LoadFailure:
 
 def prepare(autoencoder, *, key: str, name: str, title: str, kind: str, preset: str | None,
             sample: np.ndarray, manifest: dict | None = None, path: Path | None = None) -> LoadedModel:
-    """Wrap an autoencoder for interactive use: a `runner.NumpyAutoencoder` as is, a Keras
-    `ae_core.models.Autoencoder` (one just trained) as its NumPy copy when the runner has its
-    layers, else as is, warmed up so its first interaction is fast.
+    """Wrap an `OnnxAutoencoder` (`store.load_onnx`) for interactive use.
     `sample` (N, 28, 28) clean digits fix the code's colour range.
     """
-    from ae_core import runner
-
-    if not isinstance(autoencoder, runner.NumpyAutoencoder):
-        try:
-            autoencoder = runner.from_keras(autoencoder)
-        except runner.Unsupported:
-            autoencoder.decoder.predict_on_batch(autoencoder.encoder.predict_on_batch(
-                np.zeros((1, 28, 28, 1), np.float32)))
     step = max(1, len(sample) // CODE_RANGE_DIGITS)  # spread over the set (it may be sorted by label)
     clean = np.asarray(sample[::step][:CODE_RANGE_DIGITS], np.float32).reshape(-1, 28, 28)
     # Clean digits and the same digits at noise 0.5 and 1: the range covers what the slider shows.
@@ -104,28 +96,25 @@ def colour_range(values: np.ndarray, from_zero: bool = True) -> tuple[float, flo
 
 
 def load_stored(folder: Path, name: str, kind: str, sample: np.ndarray) -> LoadedModel | LoadFailure:
-    """Load `folder/NAME.json` with `ae_core.store` and prepare it; failures become `LoadFailure`.
+    """Load `folder/NAME.json`'s ONNX files (`store.load_onnx`) and prepare the model; failures
+    become `LoadFailure`."""
+    from ae_core import store
 
-    NumPy first (`store.load_runner`, no TensorFlow); Keras only for layers the runner lacks.
-    """
-    from ae_core import runner, store
-    from ae_core.presets import PRESETS
+    from .naming import title
 
     key = f"{kind}:{name}"
     try:
-        try:
-            stored = store.load_runner(folder, name)
-        except runner.Unsupported:
-            stored = store.load(folder, name)
+        stored = store.load_onnx(folder, name)
     except store.ModelFileError as exc:
+        from ae_core.presets import PRESETS
+
         preset = name if name in PRESETS else _preset_of(folder / f"{name}.json")
         return LoadFailure(key, name, exc.path, str(exc), preset)
     except ValueError as exc:  # a bad name
         return LoadFailure(key, name, str(folder / f"{name}.json"), str(exc))
     preset = stored.manifest.get("preset")
-    title = PRESETS[name].title if kind == "pretrained" and name in PRESETS else name
-    return prepare(stored.model, key=key, name=name, title=title, kind=kind, preset=preset,
-                   sample=sample, manifest=stored.manifest, path=stored.path)
+    return prepare(stored.model, key=key, name=name, title=title(kind, name, preset), kind=kind,
+                   preset=preset, sample=sample, manifest=stored.manifest, path=stored.path)
 
 
 def _preset_of(manifest_path: Path) -> str | None:
