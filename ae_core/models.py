@@ -47,7 +47,23 @@ class ConvSpec:
     type: str = "conv"
 
 
-Spec = DenseSpec | ConvSpec
+@dataclass(frozen=True)
+class VaeSpec:
+    """A dense variational autoencoder: 784 -> hidden... -> (mean, log-variance) of the code
+    -> ...hidden -> 784, trained on BCE plus the KL divergence to N(0, I) (`ae_core.vae`).
+
+    The encoder has two outputs, mean and log-variance (B, code_size) each; the code is the
+    mean (the first). The saved autoencoder decodes the mean.
+    """
+
+    name: str = "vae"
+    code_size: int = 2  # 2 draws the digit manifold; 32 compares with the dense models
+    hidden: tuple[int, ...] = (512, 256)  # encoder widths before the code; the decoder mirrors them
+    kl_weight: float = 1.0  # 1 is the ELBO; other values make a beta-VAE
+    type: str = "vae"
+
+
+Spec = DenseSpec | ConvSpec | VaeSpec
 
 
 class Autoencoder(NamedTuple):
@@ -62,9 +78,9 @@ def spec_to_dict(spec: Spec) -> dict:
 
 def spec_from_dict(d: dict) -> Spec:
     """Inverse of `spec_to_dict` (lists become tuples)."""
-    kinds = {"dense": DenseSpec, "conv": ConvSpec}
+    kinds = {"dense": DenseSpec, "conv": ConvSpec, "vae": VaeSpec}
     if d.get("type") not in kinds:
-        raise ValueError(f"Unknown spec type. Expected 'dense' or 'conv'. Received: {d.get('type')!r}")
+        raise ValueError(f"Unknown spec type. Expected one of {sorted(kinds)}. Received: {d.get('type')!r}")
     cls = kinds[d["type"]]
     names = {f.name for f in dataclasses.fields(cls)}
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
@@ -134,6 +150,30 @@ def build_conv(spec: ConvSpec) -> Autoencoder:
     return _join(encoder, decoder, spec.name)
 
 
+def build_vae(spec: VaeSpec) -> Autoencoder:
+    import keras
+    from keras import layers
+
+    # Encoder: the code's mean and log-variance
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = layers.Flatten()(inputs)
+    for width in spec.hidden:
+        x = layers.Dense(width, activation="relu")(x)
+    mean = layers.Dense(spec.code_size, name="code")(x)
+    log_var = layers.Dense(spec.code_size, name="log_var")(x)
+    encoder = keras.Model(inputs, [mean, log_var], name="encoder")
+    # Decoder
+    code_in = keras.Input(shape=(spec.code_size,), name="code_in")
+    x = code_in
+    for width in reversed(spec.hidden):
+        x = layers.Dense(width, activation="relu")(x)
+    x = layers.Dense(784, activation="sigmoid")(x)
+    decoder = keras.Model(code_in, layers.Reshape(IMAGE_SHAPE)(x), name="decoder")
+    # The saved path decodes the mean; training samples around it (ae_core.vae.training_model).
+    autoencoder = keras.Model(inputs, decoder(encoder(inputs)[0]), name=spec.name)
+    return Autoencoder(autoencoder, encoder, decoder)
+
+
 def _join(encoder: keras.Model, decoder: keras.Model, name: str) -> Autoencoder:
     import keras
 
@@ -148,7 +188,9 @@ def build(spec: Spec) -> Autoencoder:
         return build_dense(spec)
     if isinstance(spec, ConvSpec):
         return build_conv(spec)
-    raise ValueError(f"Expected a DenseSpec or ConvSpec. Received: {spec!r}")
+    if isinstance(spec, VaeSpec):
+        return build_vae(spec)
+    raise ValueError(f"Expected a DenseSpec, ConvSpec or VaeSpec. Received: {spec!r}")
 
 
 def split(autoencoder: keras.Model) -> Autoencoder:

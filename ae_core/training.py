@@ -12,7 +12,7 @@ import tensorflow as tf
 from . import noise
 from .config import MAX_EPOCHS, TrainConfig  # noqa: F401 (re-exported: the settings live in config.py)
 from .data import Dataset
-from .models import Autoencoder, Spec, build
+from .models import Autoencoder, Spec, VaeSpec, build
 
 
 @dataclass
@@ -100,6 +100,16 @@ def training_arrays(config: TrainConfig, data: Dataset):
     return x_train, x_train, (x_clean, x_clean)
 
 
+def fitted_net(spec: Spec, model: Autoencoder) -> keras.Model:
+    """What `fit` trains: the autoencoder, or for a VAE its sampling wrapper that adds the KL
+    term (`ae_core.vae.training_model`; it shares the autoencoder's layers)."""
+    if isinstance(spec, VaeSpec):
+        from .vae import training_model
+
+        return training_model(model, spec.kl_weight)
+    return model.autoencoder
+
+
 def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy=None,
           verbose: int = 0, initial: Autoencoder | None = None) -> TrainResult:
     """Build `spec` (or continue from `initial`) and train it on `data`.
@@ -122,7 +132,8 @@ def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy
     with strategy.scope():
         model = initial if initial is not None else build(spec)
         steps = -(-len(data.x_train) // config.batch_size)
-        model.autoencoder.compile(optimizer=make_optimizer(config, steps), loss=config.loss)
+        net = fitted_net(spec, model)
+        net.compile(optimizer=make_optimizer(config, steps), loss=config.loss)
     x, y, validation = training_arrays(config, data)
     fit_kwargs = dict(epochs=config.epochs, validation_data=validation, verbose=verbose,
                       callbacks=[StopOnNaN(), *callbacks])
@@ -132,7 +143,7 @@ def train(spec: Spec, config: TrainConfig, data: Dataset, callbacks=(), strategy
     else:
         fit_kwargs.update(y=y, batch_size=config.batch_size, shuffle=True)
     start = time.perf_counter()
-    history = model.autoencoder.fit(x, **fit_kwargs).history
+    history = net.fit(x, **fit_kwargs).history
     seconds = time.perf_counter() - start
     history = {k: [float(v) for v in vals] for k, vals in history.items()}
     losses = history.get("loss", [])
