@@ -2,7 +2,7 @@
 
 Run: `streamlit run app.py`. Settings come from the environment (see lab/settings.py):
 AE_PRETRAINED_DIR, AE_MODELS_DIR, AE_ALLOW_TRAINING, AE_MAX_EPOCHS, AE_MAX_BATCH_SIZE,
-AE_TRAIN_DIGITS.
+AE_TRAIN_DIGITS, AE_MAX_RUNS.
 """
 import os
 from pathlib import Path
@@ -19,11 +19,10 @@ st.set_page_config(page_title="Autoencoder lab", page_icon=str(ICON), layout="wi
 figures.warm_up_browser()  # first: the browser loads Plotly while this run computes the page
 style.apply()
 
-from lab import inputs_view, keras_session, models_view, training_view  # noqa: E402
+from lab import inputs_view, models_view, training_view  # noqa: E402
 from lab.errors import oops  # noqa: E402  (unexpected errors: one calm line, traceback in the log)
 from lab.settings import Settings  # noqa: E402
 
-keras_session.keep()  # Streamlit would reset Keras after every run (see lab/keras_session.py)
 settings = Settings.from_env()
 
 

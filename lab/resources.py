@@ -1,4 +1,5 @@
-"""Everything loaded once per server: digits, models, the training job manager."""
+"""Everything loaded once per server: digits, models, the training job manager (its trainers
+run in their own processes)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -44,4 +45,6 @@ def model(folder: Path, name: str, kind: str) -> engine.LoadedModel | engine.Loa
 
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
-    return JobManager()
+    from .settings import Settings
+
+    return JobManager(max_running=Settings.from_env().max_runs)

@@ -27,6 +27,7 @@ class Settings:
     max_epochs: int = 50  # AE_MAX_EPOCHS: cap on epochs per run
     max_batch_size: int = 512  # AE_MAX_BATCH_SIZE: largest batch size offered
     train_digits: int = 8000  # AE_TRAIN_DIGITS: training digits per run (validation: a quarter)
+    max_runs: int = 1  # AE_MAX_RUNS: trainer processes at once; later runs wait in a queue
     problems: tuple[str, ...] = field(default=(), compare=False)  # notes about ignored values
 
     @classmethod
@@ -43,7 +44,7 @@ class Settings:
                                 "so training stays off.")
             kw["allow_training"] = bool(flag)
         limits = {"AE_MAX_EPOCHS": ("max_epochs", 1, 500), "AE_MAX_BATCH_SIZE": ("max_batch_size", 16, 4096),
-                  "AE_TRAIN_DIGITS": ("train_digits", 64, 60000)}
+                  "AE_TRAIN_DIGITS": ("train_digits", 64, 60000), "AE_MAX_RUNS": ("max_runs", 1, 16)}
         for key, (name, lo, hi) in limits.items():
             if env.get(key):
                 try:
