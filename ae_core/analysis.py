@@ -42,9 +42,21 @@ def as_images(x: np.ndarray) -> np.ndarray:
     return arr.reshape(-1, 28, 28, 1)
 
 
+def _first(outputs):
+    """The first output of a net (a VAE encoder also returns the log-variance)."""
+    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+
+
 def _run(net, x: np.ndarray) -> np.ndarray:
-    parts = [np.asarray(net.predict_on_batch(x[i:i + BATCH])) for i in range(0, len(x), BATCH)]
-    return np.concatenate(parts) if parts else np.zeros((0, *net.output_shape[1:]), np.float32)
+    parts = [np.asarray(_first(net.predict_on_batch(x[i:i + BATCH]))) for i in range(0, len(x), BATCH)]
+    shape = net.output_shape[0] if isinstance(net.output_shape, list) else net.output_shape
+    return np.concatenate(parts) if parts else np.zeros((0, *shape[1:]), np.float32)
+
+
+def code_shape(model: Autoencoder) -> tuple[int, ...]:
+    """The code's shape without the batch axis (a VAE's code is its mean, the first output)."""
+    shape = model.encoder.output_shape
+    return tuple((shape[0] if isinstance(shape, list) else shape)[1:])
 
 
 def encode(model: Autoencoder, x: np.ndarray) -> np.ndarray:
@@ -52,9 +64,19 @@ def encode(model: Autoencoder, x: np.ndarray) -> np.ndarray:
     return _run(model.encoder, as_images(x))
 
 
+def encode_all(model: Autoencoder, x: np.ndarray) -> list[np.ndarray]:
+    """Every encoder output for images (N, 28, 28[, 1]): [codes] for an autoencoder, [mean,
+    log-variance] (N, D) each for a VAE. ONNX nets give them through `run_all`."""
+    x = as_images(x)
+    run = getattr(model.encoder, "run_all", None) or model.encoder.predict_on_batch
+    chunks = [run(x[i:i + BATCH]) for i in range(0, max(len(x), 1), BATCH)]
+    chunks = [c if isinstance(c, (list, tuple)) else [c] for c in chunks]
+    return [np.concatenate([np.asarray(c[j]) for c in chunks]) for j in range(len(chunks[0]))]
+
+
 def decode(model: Autoencoder, codes: np.ndarray) -> np.ndarray:
     """Images (N, 28, 28) from codes (N, *code_shape) or one code (*code_shape)."""
-    shape = tuple(model.encoder.output_shape[1:])
+    shape = code_shape(model)
     codes = numeric(codes, "Codes")
     if codes.shape[-len(shape):] != shape:
         raise ValueError(f"Expected codes of shape (N, {', '.join(map(str, shape))}) for this "

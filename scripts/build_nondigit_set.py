@@ -12,6 +12,8 @@ draw, not on typeset glyphs:
     shapes      squares, triangles, stars, hearts, arrows, spirals, zigzags, grids, crosses
                 (no circles or plain lines: those are a 0 and a 1)
     scribbles   one to three random smooth strokes
+    digits_train training digits redrawn the same way (2,000): the score's code statistics
+                see pad-drawn digits too
     digits_val  validation digits (the split's x_val) redrawn the same way: thresholds are
                 chosen on these
     digits_test held-out test digits redrawn the same way: the check is measured on these
@@ -45,7 +47,8 @@ FONTS = ("dejavu/DejaVuSans.ttf", "dejavu/DejaVuSans-Bold.ttf", "dejavu/DejaVuSe
 LOOK_LIKE_DIGITS = "OoQDIlijJSsZzBbGgqT"  # 0, 1, 2, 5, 6, 8, 9, 7 in many hands
 LETTERS = "".join(c for c in string.ascii_letters if c not in LOOK_LIKE_DIGITS)
 GLYPH = 96  # glyphs are rendered this many pixels high before skeletonising
-N_DIGITS = 1000  # canvas-style digits per split (evenly spread over classes)
+N_DIGITS = 1000  # canvas-style validation and test digits (evenly spread over classes)
+N_TRAIN_DIGITS = 2000
 
 
 def _chains(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
@@ -195,9 +198,9 @@ def scribbles(rng: np.random.Generator, n: int = 120) -> np.ndarray:
     return np.stack(images)
 
 
-def canvas_digits(x: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """`N_DIGITS` evenly spread digits of `x` (N, 28, 28), 4x enlarged, redrawn with the pen."""
-    idx = np.unique(np.linspace(0, len(x) - 1, min(N_DIGITS, len(x))).round().astype(int))
+def canvas_digits(x: np.ndarray, rng: np.random.Generator, n: int = N_DIGITS) -> tuple[np.ndarray, np.ndarray]:
+    """`n` evenly spread digits of `x` (N, 28, 28), 4x enlarged, redrawn with the pen."""
+    idx = np.unique(np.linspace(0, len(x) - 1, min(n, len(x))).round().astype(int))
     out, kept = [], []
     for i in idx:
         big = np.asarray(Image.fromarray(np.uint8(x[i] * 255)).resize((112, 112), Image.BILINEAR), np.float32) / 255
@@ -219,13 +222,15 @@ def main() -> int:
     scribble_x = scribbles(np.random.default_rng(3))
     val_x, val_i = canvas_digits(data.x_val, np.random.default_rng(4))
     test_x, test_i = canvas_digits(data.x_test, np.random.default_rng(5))
+    train_x, train_i = canvas_digits(data.x_train, np.random.default_rng(6), N_TRAIN_DIGITS)
     OUT.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(OUT, letters=_u8(letter_x), letter_chars=np.array(chars), letter_fonts=np.array(fonts),
                         shapes=_u8(shape_x), shape_kinds=np.array(kinds), scribbles=_u8(scribble_x),
+                        digits_train=_u8(train_x), digits_train_labels=data.y_train[train_i],
                         digits_val=_u8(val_x), digits_val_labels=data.y_val[val_i],
                         digits_test=_u8(test_x), digits_test_labels=data.y_test[test_i])
     print(f"Wrote {OUT}: {len(letter_x)} letters from {len(set(fonts))} fonts, {len(shape_x)} shapes, "
-          f"{len(scribble_x)} scribbles, {len(val_x)} validation and {len(test_x)} test digits "
+          f"{len(scribble_x)} scribbles, {len(train_x)} training, {len(val_x)} validation and {len(test_x)} test digits "
           f"({OUT.stat().st_size // 1024} KB).")
     return 0
 
