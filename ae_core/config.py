@@ -24,6 +24,7 @@ class TrainConfig:
     loss: str = "binary_crossentropy"  # or "mse"
     noise_factor: float = 0.0  # Gaussian noise on the inputs, fixed once as in the tutorial
     noise_max: float | None = None  # if set: fresh noise each batch, level ~ U(0, noise_max) per image
+    augment: bool = False  # if set: fresh `ae_core.augment` variants of the digits each batch
     seed: int = 0
 
     def __post_init__(self):
@@ -44,6 +45,12 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, (bool, str)) or not (np.isfinite(value) and 0.0 <= value <= 1.0)):
                 raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value!r}")
+        if not isinstance(self.augment, bool):
+            raise ValueError(f"augment must be True or False. Received: augment={self.augment!r}")
+        if self.augment and self.noise_factor > 0:
+            raise ValueError("augment makes fresh digits every batch, so it cannot use the tutorial's one "
+                             "fixed noisy copy (noise_factor): use noise_max for fresh noise instead. "
+                             f"Received: augment=True, noise_factor={self.noise_factor!r}")
 
     @property
     def lr(self) -> float:

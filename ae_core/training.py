@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from . import noise
+from . import augment, noise
 from .config import MAX_EPOCHS, TrainConfig  # noqa: F401 (re-exported: the settings live in config.py)
 from .data import Dataset
 from .models import Autoencoder, Spec, VaeSpec, build
@@ -69,14 +69,28 @@ def _images(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
 
 
-def _fresh_noise_stream(x: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
-    """Batches of (noisy, clean): new Gaussian noise every batch, level ~ U(0, noise_max)."""
+def _augmented(clean, seed):
+    """`augment.augment` on a batch inside tf.data (NumPy, so through `numpy_function`)."""
+    def run(images, s):
+        return augment.augment(images, seed=int(np.asarray(s).view(np.uint64)[0]))
+
+    out = tf.numpy_function(run, [clean, seed], tf.float32, stateful=False)
+    return tf.ensure_shape(out, clean.shape)
+
+
+def _fresh_stream(x: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
+    """Batches of (input, target), new every batch: augmented digits when `config.augment`,
+    then Gaussian noise of a level ~ U(0, noise_max) on the input when `noise_max` is set."""
     images = tf.data.Dataset.from_tensor_slices(x).shuffle(len(x), seed=config.seed,
                                                            reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(2)
     batches = tf.data.Dataset.zip(images.batch(config.batch_size), seeds)
 
     def corrupt(clean, seed):
+        if config.augment:
+            clean = _augmented(clean, seed)
+        if config.noise_max is None:
+            return clean, clean
         n = tf.shape(clean)[0]
         level = tf.random.stateless_uniform([n, 1, 1, 1], seed=seed, maxval=config.noise_max)
         z = tf.random.stateless_normal(tf.shape(clean), seed=seed + 1)
@@ -92,7 +106,9 @@ def training_arrays(config: TrainConfig, data: Dataset):
         levels = np.random.default_rng(config.seed + 2).uniform(0, config.noise_max, (len(x_clean), 1, 1, 1))
         z = np.random.default_rng(config.seed + 3).standard_normal(x_clean.shape).astype(np.float32)
         x_val = np.clip(x_clean + levels.astype(np.float32) * z, 0, 1)
-        return _fresh_noise_stream(x_train, config), None, (x_val, x_clean)
+        return _fresh_stream(x_train, config), None, (x_val, x_clean)
+    if config.augment:  # validation stays the plain digits: it measures what evaluation measures
+        return _fresh_stream(x_train, config), None, (x_clean, x_clean)
     if config.noise_factor > 0:  # the tutorial: one fixed noisy copy of each set
         x_noisy = noise.gaussian(x_train, config.noise_factor, seed=config.seed)
         x_val = noise.gaussian(x_clean, config.noise_factor, seed=config.seed + 1)
