@@ -109,6 +109,27 @@ def cmd_export_onnx(args) -> int:
     return 1 if failed else 0
 
 
+def cmd_score(args) -> int:
+    import json
+
+    from . import score, store
+
+    batches = [score.read_images(path) for path in args.files]  # a bad file stops here, in one line
+    try:
+        scorer = score.fit_default(args.models)
+    except store.ModelFileError as exc:
+        print(f"error: the digit score needs its models: {exc}", file=sys.stderr)
+        return 1
+    judged = [(path, i, j) for path, x in zip(args.files, batches) for i, j in enumerate(scorer.judge(x))]
+    if args.json:
+        print(json.dumps({"images": [{"score": round(j.score, 4), "verdict": j.verdict} for _, _, j in judged]}))
+        return 0
+    for path, i, j in judged:
+        where = f"{path}[{i}]" if path.lower().endswith(".npz") else path
+        print(f"{where}\t{j.score:+.3f}\t{j.verdict}")
+    return 0
+
+
 def cmd_models(args) -> int:
     from . import store
 
@@ -178,6 +199,13 @@ def main(argv=None) -> int:
     x.add_argument("names", nargs="*", help="model names (default: every model in the folder)")
     x.add_argument("--models", default=str(PRETRAINED), help="models folder (default: pretrained/)")
     x.set_defaults(func=cmd_export_onnx)
+
+    s = sub.add_parser("score", help="is this a digit? a score (higher: more digit-like) and a verdict per image")
+    s.add_argument("files", nargs="+", metavar="FILE",
+                   help=".npz (array x: (N, 28, 28) floats in [0, 1] or uint8) or PNG/JPEG files")
+    s.add_argument("--json", action="store_true", help='one JSON object: {"images": [{"score", "verdict"}, ...]}')
+    s.add_argument("--models", default=str(PRETRAINED), help="models folder (default: pretrained/)")
+    s.set_defaults(func=cmd_score)
 
     m = sub.add_parser("models", help="list, rename or remove saved models")
     m.add_argument("action", choices=["list", "rename", "remove"])

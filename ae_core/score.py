@@ -198,3 +198,59 @@ def training_digits(x_train: np.ndarray, y_train: np.ndarray) -> tuple[np.ndarra
 def validation_digits(x_val: np.ndarray) -> np.ndarray:
     """The digits thresholds are chosen on: `x_val` and the canvas-style validation digits."""
     return _with_canvas(x_val, "digits_val")
+
+
+def fit_default(models_dir: Path | str, parts=DEFAULT_PARTS) -> DigitScorer:
+    """The digit score over the models in `models_dir` (ONNX, no TensorFlow), fitted on the
+    bundled digits. Raises `store.ModelFileError` for a missing or broken model."""
+    from . import store
+    from .data import load_bundled
+
+    data = load_bundled()
+    models = {m: store.load_onnx(models_dir, m).model for m in dict.fromkeys(m for m, _ in parts)}
+    return DigitScorer.fit(models, *training_digits(data.x_train, data.y_train),
+                           validation_digits(data.x_val), parts)
+
+
+def read_images(path: Path | str) -> np.ndarray:
+    """Images (N, 28, 28) float32 in [0, 1] from an `.npz` (key `x`: (N, 28, 28) floats in
+    [0, 1] or uint8) or a PNG/JPEG photo or drawing (the Lab's upload path: ink found, fitted
+    and centred like MNIST).
+
+    Raises:
+        ValueError: a missing or unreadable file, another format, or an `x` of another shape,
+            dtype or range; the message names the file.
+    """
+    from . import preprocess
+
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file. Pass .npz, .png or .jpg files.")
+    if path.suffix.lower() == ".npz":
+        import zipfile
+
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                files = list(f.files)
+                x = f["x"] if "x" in files else None
+        except (OSError, EOFError, ValueError, zipfile.BadZipFile) as exc:
+            raise ValueError(f"{path}: not a readable .npz file ({type(exc).__name__}).") from None
+        if x is None:
+            raise ValueError(f"{path}: no array 'x' in this .npz (it has {sorted(files)}). "
+                             "Save the images as x=(N, 28, 28).")
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) == 0:
+            raise ValueError(f"{path}: 'x' must have shape (N, 28, 28). Received: shape={x.shape}")
+        if x.dtype == np.uint8:
+            return x.astype(np.float32) / 255.0
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ValueError(f"{path}: 'x' must be uint8 or floats in [0, 1]. Received: dtype={x.dtype}")
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise ValueError(f"{path}: float images must be finite and in [0, 1]. Received: "
+                             f"min={np.nanmin(x):.3g}, max={np.nanmax(x):.3g}")
+        return x.astype(np.float32)
+    try:
+        return preprocess.from_image_bytes(path.read_bytes())[None].astype(np.float32)
+    except (OSError, preprocess.ImageInputError) as exc:
+        raise ValueError(f"{path}: {str(exc).splitlines()[0] or type(exc).__name__}") from None
