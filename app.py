@@ -11,12 +11,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import streamlit as st  # noqa: E402
 
-from lab import figures, style  # noqa: E402
+from lab import style  # noqa: E402
 
 ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
 
 st.set_page_config(page_title="Autoencoder lab", page_icon=str(ICON), layout="wide")
-figures.warm_up_browser()  # first: the browser loads Plotly while this run computes the page
 style.apply()
 
 from lab import inputs_view, models_view, training_view  # noqa: E402
@@ -81,7 +80,7 @@ except Exception as exc:  # noqa: BLE001
 lab_tab, explore_tab = st.tabs([":material/science: Lab", ":material/explore: Explore"], key="page_tab",
                                on_change="rerun")  # Explore runs only while open
 with lab_tab:
-    left, right = st.columns([0.34, 0.66], gap="medium")
+    left, right = st.columns([0.38, 0.62], gap="medium")
     with left:
         inputs_column()
     with right:

@@ -153,12 +153,13 @@ class ModelOutput:
     code: np.ndarray  # (*code_shape)
     recon: np.ndarray  # (28, 28)
     metrics: dict[str, float]  # bce, mse, psnr, ssim against the clean digit
+    noisy: bool = True  # the model received the noisy input (False: the clean digit)
 
 
 @dataclass
 class Interaction:
     clean: np.ndarray  # (28, 28)
-    noisy: np.ndarray  # (28, 28), what every model receives
+    noisy: np.ndarray  # (28, 28), what the models given noise receive
     noisy_metrics: dict[str, float]  # the noisy input itself against the clean digit
     outputs: list[ModelOutput]
 
@@ -169,14 +170,19 @@ def corrupt(clean: np.ndarray, level: float, seed: int, kind: str) -> np.ndarray
 
 
 def interact(clean: np.ndarray, models: list[LoadedModel], level: float, seed: int,
-             kind: str) -> Interaction:
-    """Noise the clean digit once and run every model on it; metrics for all in one batch."""
+             kind: str, clean_for: frozenset[str] | set[str] = frozenset()) -> Interaction:
+    """Noise the clean digit once and run every model on it; metrics for all in one batch.
+
+    Models whose key is in `clean_for` get the clean digit instead (the page does that for
+    models that are not denoisers, unless the user asks to give them the noise too).
+    """
     clean = np.asarray(clean, np.float32).reshape(28, 28)
     noisy = corrupt(clean, level, seed, kind)
-    results = [m.run(noisy[None]) for m in models]
+    given = [m.key not in clean_for for m in models]
+    results = [m.run((noisy if g else clean)[None]) for m, g in zip(models, given)]
     recons = np.stack([noisy] + [r[0] for _, r in results])  # row 0: the noisy input itself
     scores = metrics.all_metrics(np.broadcast_to(clean, recons.shape), recons)
     rows = [{k: float(v[i]) for k, v in scores.items()} for i in range(len(recons))]
-    outputs = [ModelOutput(m, code[0], recon[0], rows[i + 1])
-               for i, (m, (code, recon)) in enumerate(zip(models, results))]
+    outputs = [ModelOutput(m, code[0], recon[0], rows[i + 1], g)
+               for i, (m, (code, recon), g) in enumerate(zip(models, results, given))]
     return Interaction(clean, noisy, rows[0], outputs)

@@ -43,22 +43,6 @@ class PrebuiltFigure(go.Figure):
         return self._spec
 
 
-WARM_UP_KEY = "plotly_warmup"  # its container is hidden by lab/style.py
-
-
-def warm_up_browser() -> None:
-    """An empty, hidden chart as the page's first element.
-
-    The browser fetches Plotly's 4.7 MB script only when the first chart arrives and then spends
-    about 1.2-1.5 s evaluating it; sent first, that happens while the server still computes the
-    first page instead of after it (the first complete page came 1.5-2 s sooner, measured with
-    benchmarks/app_latency.py --browser: 5.4-5.5 s from `streamlit run`).
-    """
-    with st.container(key=WARM_UP_KEY):
-        st.plotly_chart(PrebuiltFigure({"data": [], "layout": {"height": 10}}), config=CONFIG,
-                        key="plotly_warmup_chart", theme=None)
-
-
 def _z(a: np.ndarray, decimals: int = 3) -> list:
     """Rounded nested lists (NaN -> None, which Plotly leaves blank): small JSON, exact hover."""
     a = np.round(np.asarray(a, np.float64), decimals)

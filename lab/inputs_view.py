@@ -1,15 +1,16 @@
 """The input column: draw, pick or upload a digit; the noise controls.
 
-The widgets live in the "inputs" fragment, the models in the "results" fragment. A stroke on
-the canvas or a noise change reruns only "results" (`st.rerun(RESULTS)` from the widget's
-callback), which reads the inputs from session state through `current_digit()` and
-`current_noise()`: the input column is not redrawn on every slider step.
+The widgets live in the "inputs" fragment, the models in the "results" fragment. A drawing sent
+by the pad (lab/pad.py, while the pen moves and on pointer-up) or a noise change reruns only
+"results" (`st.rerun(RESULTS)` from the widget's callback), which reads the inputs from session
+state through `current_digit()` and `current_noise()`: the input column is not redrawn on every
+stroke or slider step.
 """
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,19 +19,17 @@ import streamlit as st
 from ae_core import preprocess
 from ae_core.noise import KINDS
 
-from . import resources
+from . import pad, resources
 
 RESULTS, INPUTS = "results", "inputs"  # fragment keys
 MODES = ("draw", "pick", "upload")
-MODE_LABELS = {"draw": ":material/draw: Draw", "pick": ":material/grid_view: Test digit",
-               "upload": ":material/upload: Upload"}
+MODE_LABELS = {"draw": "Draw", "pick": "Test digit", "upload": "Upload"}  # no icons: one line in a narrow column
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt & pepper", "mask": "Masking"}
-CANVAS_SIZE = 280
-STROKE_WIDTH = 22  # about MNIST's stroke: 2-3 px of a 20 px digit once shrunk
+PREVIEW_SIDE = 280  # the upload preview's longest side
 MAX_SEED = 2**31 - 1
 EXAMPLE_INDEX = 426  # a clear held-out "2" (bundled split): the stand-in before anything is drawn
 DEFAULTS = {"input_mode": "draw", "noise": 0.5, "noise_kind": "gaussian", "noise_seed": 0,
-            "pick_label": "any", "pick_index": EXAMPLE_INDEX}
+            "noise_all": False, "pick_label": "any", "pick_index": EXAMPLE_INDEX}
 
 
 @dataclass(frozen=True)
@@ -46,6 +45,7 @@ class NoiseChoice:
     level: float
     kind: str
     seed: int
+    for_all: bool = False  # noise for the models that are not denoisers too
 
 
 def _value(key: str):
@@ -63,10 +63,10 @@ def rerun_both() -> None:
 
 # --- turning the current input into a digit (used by both fragments) ---------------------
 
-def _cached(slot: str, raw: bytes, convert):
+def _cached(slot: str, raw: bytes, convert, errors: type[Exception] = preprocess.ImageInputError):
     """Convert `raw` once; reruns with the same bytes (a slider move) reuse the result.
 
-    Returns the converted value or the `ImageInputError` it raised.
+    Returns the converted value or the error (of type `errors`) it raised.
     """
     digest = hashlib.blake2b(raw, digest_size=16).digest()
     hit = st.session_state.get(slot)
@@ -74,26 +74,10 @@ def _cached(slot: str, raw: bytes, convert):
         return hit[1]
     try:
         value = convert(raw)
-    except preprocess.ImageInputError as exc:
+    except errors as exc:
         value = exc
     st.session_state[slot] = (digest, value)
     return value
-
-
-def _canvas_png() -> bytes | None:
-    """The canvas drawing as PNG bytes, from the component's state (None before any stroke)."""
-    state = st.session_state.get("canvas")
-    drawing = state.get("drawing") if hasattr(state, "get") else None
-    url = drawing.get("data") if hasattr(drawing, "get") else None
-    if not url or ";base64," not in url:
-        return None
-    return base64.b64decode(url.split(";base64,", 1)[1])
-
-
-def _canvas_to_digit(raw: bytes) -> np.ndarray:
-    from PIL import Image
-
-    return preprocess.from_canvas(np.asarray(Image.open(io.BytesIO(raw))))
 
 
 def _upload_to_digit(raw: bytes) -> tuple[np.ndarray, bytes]:
@@ -102,7 +86,10 @@ def _upload_to_digit(raw: bytes) -> tuple[np.ndarray, bytes]:
 
     digit = preprocess.from_image_bytes(raw)  # checks size, format and integrity first
     img = ImageOps.exif_transpose(Image.open(io.BytesIO(raw)))
-    img.thumbnail((280, 280))
+    img.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")  # transparent -> white paper, as the digit reader sees it
+        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
     buf = io.BytesIO()
     img.convert("RGB").save(buf, format="PNG")
     return digit, buf.getvalue()
@@ -130,31 +117,36 @@ def current_digit() -> Digit | preprocess.ImageInputError:
         if isinstance(value, preprocess.ImageInputError):
             return value
         return Digit(value[0], f"{file.name}, converted to a 28×28 MNIST-style digit")
-    raw = _canvas_png()
-    if not raw:
-        return example()
-    value = _cached("_canvas_digit", raw, _canvas_to_digit)
-    if isinstance(value, preprocess.ImageInputError):
-        return example("Keep going: that is too little ink to read as a digit. Draw a whole digit, "
-                       "or clear the canvas with the bin icon above it.")
+    drawing = pad.drawing()
+    if not drawing or not drawing.get("strokes"):
+        return example("Draw a digit on the pad: until then the models show an example.")
+    try:
+        raw = json.dumps([drawing.get("size"), drawing.get("strokes")]).encode()
+    except (TypeError, ValueError):
+        raw = b"unreadable"
+    value = _cached("_pad_digit", raw, _pad_digit, ValueError)  # bad values: a message, not a crash
+    if isinstance(value, ValueError):
+        return example(str(value))
     return Digit(value, "your drawing, cropped, fitted into 20×20 and centred by centre of mass")
 
 
+def _pad_digit(raw: bytes) -> np.ndarray:
+    try:
+        size, strokes = json.loads(raw)
+    except ValueError:
+        raise ValueError("The pad sent a drawing that cannot be read: clear the pad and draw again.") from None
+    return preprocess.from_strokes(strokes, size)
+
+
 def current_noise() -> NoiseChoice:
-    return NoiseChoice(float(_value("noise")), str(_value("noise_kind")), int(_value("noise_seed")))
+    return NoiseChoice(float(_value("noise")), str(_value("noise_kind")), int(_value("noise_seed")),
+                       bool(_value("noise_all")))
 
 
 # --- the widgets ---------------------------------------------------------------------------
 
 def draw_ui() -> None:
-    from streamlit_drawable_canvas import st_canvas  # needs a running app: imported here
-
-    st.space("small")  # room for the canvas toolbar (upload, undo, redo, edit, clear) above it
-    st_canvas(stroke_width=STROKE_WIDTH, stroke_color="#FFFFFF", background_color="#000000",
-              height=CANVAS_SIZE, width=CANVAS_SIZE, drawing_mode="freedraw", return_image_data=True,
-              key="canvas", on_change=rerun_results)
-    st.caption(":material/draw: Draw a digit with your mouse or finger, as big as you like; the "
-               "bin icon clears the canvas.")
+    pad.pad_ui(rerun_results)  # its own line under the pad says what to do
 
 
 def _new_sample() -> None:
@@ -206,15 +198,23 @@ def input_ui() -> None:
 
 def _new_noise() -> None:
     st.session_state["noise_seed"] = int(np.random.default_rng().integers(0, 10_000))
-    rerun_results()
+    rerun_both()  # the Seed field in this column shows the seed in use
+
+
+NOISE_BOX = "noise_box"  # its container's key: lab/style.py moves it below the results on phones
 
 
 def noise_ui() -> None:
-    st.slider("Noise level", 0.0, 1.0, 0.5, 0.05, key="noise", on_change=rerun_results,
-              help="0 leaves the digit clean; 0.5 is the tutorial's noise factor.")
-    st.segmented_control("Noise type", KINDS, default="gaussian", required=True, key="noise_kind",
-                         format_func=NOISE_LABELS.get, width="stretch", on_change=rerun_results)
-    left, right = st.columns([1, 1], vertical_alignment="bottom")
-    left.number_input("Seed", 0, MAX_SEED, 0, 1, key="noise_seed", on_change=rerun_results,
-                      help="Same seed, same noise: the picture is reproducible.")
-    right.button("New noise", icon=":material/casino:", key="new_noise", on_click=_new_noise, width="stretch")
+    with st.container(key=NOISE_BOX):
+        st.slider("Noise level", 0.0, 1.0, 0.5, 0.05, key="noise", on_change=rerun_results,
+                  help="0 leaves the digit clean; 0.5 is the tutorial's noise factor.")
+        st.segmented_control("Noise type", KINDS, default="gaussian", required=True, key="noise_kind",
+                             format_func=NOISE_LABELS.get, width="stretch", on_change=rerun_results)
+        left, right = st.columns([1, 1], vertical_alignment="bottom")
+        left.number_input("Seed", 0, MAX_SEED, 0, 1, key="noise_seed", on_change=rerun_results,
+                          help="Same seed, same noise: the picture is reproducible.")
+        right.button("New noise", key="new_noise", on_click=_new_noise, width="stretch",
+                     help="A fresh random seed")
+        st.toggle("Noise for every model", key="noise_all", on_change=rerun_results,
+                  help="Off: models that are not denoisers get the clean digit, so each model shows the job "
+                       "it was trained for. On: every model gets the noisy input.")

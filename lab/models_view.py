@@ -6,12 +6,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from . import engine, figures, resources, training_view
+from . import engine, figures, pad, resources, training_view, viewer
 from .inputs_view import RESULTS, Digit, NoiseChoice
+from .naming import title
 from .settings import Settings
 
-DEFAULT_MODELS = ("pretrained:dense_seed", "pretrained:conv_seed")
-ROW_HEIGHT = 148
+# One tutorial model and one better one: the tutorial's dense autoencoder shows the encoding on a
+# clean digit, the better denoiser shows what a denoiser does with the noise.
+DEFAULT_MODELS = ("pretrained:dense_seed", "pretrained:conv_denoiser")
+METRIC_HELP = {
+    "BCE": "Binary cross-entropy between the clean digit and this image, the loss the models are "
+           "trained with. Lower is better.",
+    "MSE": "Mean squared error per pixel against the clean digit (pixels from 0 to 1). Lower is "
+           "better; 0 means identical.",
+    "PSNR": "Peak signal-to-noise ratio against the clean digit, in decibels. Higher is better; about "
+            "20 dB looks close, identical images have no finite PSNR.",
+    "SSIM": "Structural similarity to the clean digit, from 0 to 1. Higher is better; 1 means identical.",
+}
 
 
 def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
@@ -21,14 +32,21 @@ def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
 
     present = store.list_models(settings.pretrained_dir)
     ordered = [n for n in PRESETS if n in present] + [n for n in present if n not in PRESETS]
-    # Short names keep the chips on one line; each row shows the full title.
-    labels = {f"pretrained:{n}": n for n in ordered}
+    labels = {f"pretrained:{n}": title("pretrained", n, n) for n in ordered}
     for n in store.list_models(settings.models_dir):
-        labels[f"saved:{n}"] = f"{n} (saved)"
+        labels[f"saved:{n}"] = title("saved", n, _saved_preset(n))
     for key, m in training_view.session_models().items():
-        labels[key] = m.loaded.name + " (unsaved)"
+        labels[key] = title("session", m.loaded.name, m.loaded.preset)
     missing = [n for n in PRESETS if n not in present]
     return labels, missing
+
+
+def _saved_preset(name: str) -> str | None:
+    """The preset a saved version was trained from, read from its name (`PRESET-vN`)."""
+    from ae_core.presets import PRESETS
+
+    base = name.rsplit("-v", 1)[0]
+    return base if base in PRESETS else None
 
 
 def chooser(labels: dict[str, str]) -> list[str]:
@@ -44,8 +62,8 @@ def chooser(labels: dict[str, str]) -> list[str]:
     st.session_state["models"] = [k for k in selected if k in labels]
     return st.multiselect("Models to show", options, key="models", format_func=labels.get,
                           placeholder="Choose one or more models", on_change=_rerun_app,
-                          help="dense_seed and conv_seed are the tutorial's models; dense_deep and "
-                               "conv_denoiser are improved ones; saved and retrained versions follow.")
+                          help="The two marked (tutorial) are the tutorial's models; the others are "
+                               "improved ones; saved and retrained versions follow.")
 
 
 def _rerun_app() -> None:
@@ -134,9 +152,21 @@ def problems_ui(settings: Settings, missing: list[str], failures: list[engine.Lo
         _quick_train_button(settings, f.preset, st)
 
 
-def _metrics_line(m: dict[str, float]) -> str:
-    return (f"BCE {m['bce']:.3f} · MSE {m['mse']:.4f} · PSNR {m['psnr']:.1f} dB · "
-            f"SSIM {m['ssim']:.2f}")
+def _metric_texts(m: dict[str, float]) -> list[tuple[str, str]]:
+    """(name, value) pairs; identical images read "identical", not a capped PSNR."""
+    identical = m["mse"] == 0.0
+    return [("BCE", f"{m['bce']:.3f}"), ("MSE", f"{m['mse']:.4f}"),
+            ("PSNR", "∞ (identical)" if identical else f"{m['psnr']:.1f} dB"), ("SSIM", f"{m['ssim']:.2f}")]
+
+
+def _metrics(m: dict[str, float]) -> list[dict]:
+    return [{"name": n, "text": t, "help": METRIC_HELP[n]} for n, t in _metric_texts(m)]
+
+
+def metrics_html(m: dict[str, float]) -> str:
+    """The metrics as one line of text, each with its hover help."""
+    return " · ".join(f"<abbr title='{html.escape(METRIC_HELP[n], quote=True)}'>{n} {html.escape(t)}</abbr>"
+                      for n, t in _metric_texts(m))
 
 
 def _preset(model: engine.LoadedModel):
@@ -150,51 +180,75 @@ def _about(model: engine.LoadedModel) -> str:
     return preset.description if preset else model.name
 
 
-def _kind(model: engine.LoadedModel) -> str:
-    """A few words on what the model was trained for: why a plain autoencoder struggles with noise."""
+def is_denoiser(model: engine.LoadedModel) -> bool:
+    """Trained on noisy inputs against clean targets (its preset says so, or its training config)."""
     preset = _preset(model)
-    if preset is None:
-        return ""
-    return "denoiser" if preset.denoiser else "trained on clean digits"
+    if preset is not None:
+        return preset.denoiser
+    config = model.manifest.get("train_config") or {}
+    return bool(config.get("noise_factor") or config.get("noise_max"))
 
 
 def _code_title(model: engine.LoadedModel) -> str:
     shape = "×".join(str(d) for d in model.code_shape)
     if model.spatial:
-        return f"Code {shape}, mean"
+        return f"Code {shape}"  # drawn as the mean over channels (the hover says so)
     if model.code_size == 32:
-        return "Code: 32 values, 8×4"
-    return f"Code: {model.code_size} values"
+        return "Code 8×4"
+    return f"Code ({model.code_size})"
+
+
+def _names(models: list[engine.LoadedModel]) -> str:
+    names = [title(m.kind, m.name, m.preset) for m in models]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+
+
+def _input_lines(digit: Digit, result: engine.Interaction, plain: list[engine.LoadedModel]) -> None:
+    """Under the rows: what the input is, how far the noise moved it, who got the clean digit."""
+    st.markdown(f"<div class='input-line'>Input: {html.escape(digit.caption)}. Noisy input vs clean: "
+                f"{metrics_html(result.noisy_metrics)}.</div>", unsafe_allow_html=True)
+    if plain:
+        one = len(plain) == 1
+        st.caption(f":material/info: {_names(plain)} {'is not a denoiser: it gets' if one else 'are not denoisers: they get'}"
+                   f" the clean digit. Turn on **Noise for every model** to see what noise does to "
+                   f"{'it' if one else 'them'}.")
 
 
 def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel]) -> None:
     if digit.hint:
         st.info(digit.hint, icon=":material/draw:")
-    result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind)
-    clean = figures.image_panel(result.clean, "Clean 28×28")
-    noisy = figures.image_panel(result.noisy, "Noisy input")
-    st.caption(f"Input: {digit.caption}. Noisy input vs clean: {_metrics_line(result.noisy_metrics)}.")
+    plain = [m for m in models if not is_denoiser(m)]
+    clean_for = frozenset() if noise.for_all or noise.level == 0 else frozenset(m.key for m in plain)
+    result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind, clean_for)
+    clean = viewer.image_panel(result.clean, "Clean 28×28", "Clean input")
+    noisy = viewer.image_panel(result.noisy, "Noisy input", "Noisy input")
     if not models:
-        st.markdown(figures.panel_titles_html([clean["title"], noisy["title"]]), unsafe_allow_html=True)
-        st.plotly_chart(figures.panels_figure([clean, noisy], ROW_HEIGHT, widths=[1, 1], titles=False),
-                        key="input_only", config=figures.CONFIG, theme=None)
+        viewer.viewer_ui([{"key": "input", "title": "The input", "about": "", "tag": "no model chosen",
+                           "metrics": _metrics(result.noisy_metrics), "panels": [clean, noisy]}], pad.seq())
+        _input_lines(digit, result, [])
         return
-    show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
+    rows = []
     for out in result.outputs:
         model = out.model
-        code = figures.code_panel(out.code, model.summary_range, _code_title(model))
-        recon = figures.image_panel(out.recon, "Reconstruction")
-        panels = [clean, noisy, code, recon]
-        st.markdown(f"<div class='row-title'><b title='{html.escape(_about(model), quote=True)}'>"
-                    f"{html.escape(model.title)}</b><i>{_kind(model)}</i><span>{_metrics_line(out.metrics)}"
-                    f"</span></div>" + figures.panel_titles_html([p["title"] for p in panels]),
-                    unsafe_allow_html=True)
-        st.plotly_chart(figures.panels_figure(panels, ROW_HEIGHT, titles=False), key=f"row_{model.key}",
-                        config=figures.CONFIG, theme=None)
-        if show_channels and model.spatial:
-            st.plotly_chart(figures.channels_figure(out.code, model.code_range,
-                                                    f"All {model.code_shape[-1]} channels of the code"),
-                            key=f"channels_{model.key}", config=figures.CONFIG, theme=None)
+        name = title(model.kind, model.name, model.preset)
+        given = (viewer.image_panel(result.noisy, "Noisy input", f"Input to {name} (noisy)") if out.noisy else
+                 viewer.image_panel(result.clean, "Input: clean", f"Input to {name} (clean)"))
+        tag = "denoiser" if is_denoiser(model) else ("not a denoiser: gets the clean digit" if not out.noisy
+                                                      else "not a denoiser")
+        rows.append({"key": model.key, "title": name, "about": _about(model), "tag": tag,
+                     "metrics": _metrics(out.metrics),
+                     "panels": [clean, given,
+                                viewer.code_panel(out.code, model.summary_range, _code_title(model), f"Code of {name}"),
+                                viewer.image_panel(out.recon, "Reconstruction", f"Reconstruction by {name}")]})
+    viewer.viewer_ui(rows, pad.seq())
+    _input_lines(digit, result, plain if clean_for else [])
+    show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
+    for out in result.outputs:
+        if show_channels and out.model.spatial:
+            st.plotly_chart(figures.channels_figure(out.code, out.model.code_range,
+                                                    f"{title(out.model.kind, out.model.name, out.model.preset)}: "
+                                                    f"all {out.model.code_shape[-1]} channels of the code"),
+                            key=f"channels_{out.model.key}", config=figures.CONFIG, theme=None)
 
 
 def models_table(models: list[engine.LoadedModel]) -> str:
@@ -206,6 +260,6 @@ def models_table(models: list[engine.LoadedModel]) -> str:
         psnr = f"{metrics['psnr@0.5']:.1f} dB" if "psnr@0.5" in metrics else "–"
         epochs = m.manifest.get("epochs_run") or (m.manifest.get("train_config") or {}).get("epochs", "–")
         shape = "×".join(str(d) for d in m.code_shape)
-        lines.append(f"| {m.title} | `{m.name}` | {m.kind} | {shape} | {m.count_params():,} | {bce} | "
+        lines.append(f"| {title(m.kind, m.name, m.preset)} | `{m.name}` | {m.kind} | {shape} | {m.count_params():,} | {bce} | "
                      f"{psnr} | {epochs} |")
     return "\n".join(lines)

@@ -1,8 +1,7 @@
-"""Shared by the app tests: model folders, canvas drawings and page checks."""
+"""Shared by the app tests: model folders, pad drawings and page checks."""
 from __future__ import annotations
 
 import base64
-import io
 import json
 import os
 import socket
@@ -12,11 +11,10 @@ import urllib.request
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
-
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 from lab.errors import OOPS  # the page's message for an unexpected error
+from lab.pad import DRAWING as PAD_STATE  # session key of the pad's latest drawing
 
 
 def complete_pretrained() -> bool:
@@ -38,28 +36,17 @@ def untrained_models(folder: Path) -> Path:
     return folder
 
 
-def drawing_png(kind: str = "seven", size: int = 280) -> bytes:
-    """What streamlit-drawable-canvas sends: a PNG of white strokes on black."""
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
-    d = ImageDraw.Draw(img)
-    if kind == "seven":
-        d.line([(70, 60), (200, 60), (130, 230)], fill=(255, 255, 255, 255), width=22, joint="curve")
-    elif kind == "dot":
-        d.ellipse((130, 130, 140, 140), fill=(255, 255, 255, 255))
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
+SEVEN = [[(70, 60), (200, 60), (130, 230)]]  # a "7" on a 280 px pad
+DOT = [[(135, 135)]]
 
 
-def canvas_state(png: bytes) -> dict:
-    """The canvas component's state value for a drawing (session_state[key] in AppTest)."""
-    url = "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-    return {"drawing": {"raw": {"version": "5.3.0", "objects": [{"type": "path"}]}, "data": url},
-            "backgroundFit": None}
+def pad_drawing(strokes=SEVEN, size: float = 280, seq: int = 1) -> dict:
+    """What the drawing pad sends (lab/pad.py): inject it with `at.session_state[PAD_STATE] = ...`."""
+    return {"seq": seq, "size": size, "strokes": [[list(p) for p in s] for s in strokes]}
 
 
 def charts(at) -> dict[str, dict]:
-    """Plotly charts on the page: element id (the key, e.g. 'row_pretrained:dense_seed') -> figure."""
+    """Plotly charts on the page: element id (the key, e.g. 'channels_pretrained:conv_seed') -> figure."""
     out = {}
     for el in at.get("plotly_chart"):
         spec = json.loads(el.proto.spec)
@@ -67,18 +54,22 @@ def charts(at) -> dict[str, dict]:
     return out
 
 
-def row_charts(at) -> dict[str, dict]:
-    return {k: v for k, v in charts(at).items() if k.startswith("row_")}
+def viewer_rows(at) -> list[dict]:
+    """The rows the results viewer (lab/viewer.py) was given in the last run, in order."""
+    from lab.viewer import KEY
+
+    for el in at.get("bidi_component"):
+        if el.key == KEY or el.proto.id.endswith(KEY):
+            return json.loads(el.proto.json)["rows"]
+    return []
 
 
-def z(fig: dict, i: int) -> np.ndarray:
-    """Panel `i` of a row figure as floats; image panels (PNG or 0-255) are scaled back to [0, 1]."""
-    trace = fig["data"][i]
-    if trace["type"] == "image":  # a grey PNG data URI
-        data = base64.b64decode(trace["source"].split(",", 1)[1])
-        return np.asarray(Image.open(io.BytesIO(data)), float) / 255.0
-    a = np.array([[np.nan if v is None else v for v in row] for row in trace["z"]], float)
-    return a / 255.0 if trace.get("zmax") == 255 else a
+def z(row: dict, i: int) -> np.ndarray:
+    """Panel `i` of a viewer row as floats: images in [0, 1], codes as their values (NaN: no cell)."""
+    p = row["panels"][i]
+    if "px" in p:
+        return np.frombuffer(base64.b64decode(p["px"]), np.uint8).reshape(p["h"], p["w"]) / 255.0
+    return np.array([np.nan if v is None else v for v in p["values"]], float).reshape(p["h"], p["w"])
 
 
 def assert_clean(at) -> None:
@@ -122,7 +113,7 @@ def app():
 
 def rows(at) -> dict[str, dict]:
     """The model rows on the page by model key ("pretrained:dense_seed")."""
-    return {k.removeprefix("row_"): v for k, v in row_charts(at).items()}
+    return {r["key"]: r for r in viewer_rows(at) if r["key"] != "input"}
 
 
 def wait_for(at, predicate, seconds=90.0):

@@ -15,16 +15,9 @@ from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 
 from ae_core import preprocess, store
-from tests.app_support import (APP, APP_TIMEOUT, ROOT, app, assert_clean, canvas_state, complete_pretrained,
-                               drawing_png, point_app_at, row_charts, rows, texts, untrained_models, wait_for, z)
+from tests.app_support import (APP, APP_TIMEOUT, DOT, PAD_STATE, SEVEN, app, assert_clean, pad_drawing,
+                               point_app_at, rows, texts, viewer_rows, wait_for, z)
 
-
-
-@pytest.fixture(scope="session")
-def pretrained_dir(tmp_path_factory) -> Path:
-    if complete_pretrained():
-        return ROOT / "pretrained"
-    return untrained_models(tmp_path_factory.mktemp("pretrained"))
 
 
 @pytest.fixture
@@ -43,28 +36,47 @@ def full(at) -> AppTest:
 
 def only_results_reran(at) -> bool:
     """True when the last run redrew the models but not the input column."""
-    return bool(row_charts(at)) and not at.slider and not at.get("segmented_control")
+    return bool(rows(at)) and not at.slider and not at.get("segmented_control")
 
 
 # --- first page, sample picking -----------------------------------------------------------
 
-def test_first_page_shows_the_tutorial_models_on_an_example_digit(env):
+def test_first_page_shows_a_tutorial_model_and_a_better_one_on_an_example_digit(env):
     at = app()
     shown = rows(at)
-    assert set(shown) == {"pretrained:dense_seed", "pretrained:conv_seed"}
-    dense = shown["pretrained:dense_seed"]
-    titles = "".join(f"<span>{t}</span>" for t in
-                     ["Clean 28×28", "Noisy input", "Code: 32 values, 8×4", "Reconstruction"])
-    assert any(titles in m.value for m in at.markdown)  # the panel titles above the dense row
+    assert list(shown) == ["pretrained:dense_seed", "pretrained:conv_denoiser"]
+    dense, conv = shown["pretrained:dense_seed"], shown["pretrained:conv_denoiser"]
+    assert dense["title"] == "Dense 784-32-784 (tutorial)"  # lab.naming's one display name
+    assert [p["title"] for p in dense["panels"]] == ["Clean 28×28", "Input: clean", "Code 8×4", "Reconstruction"]
+    assert [p["title"] for p in conv["panels"]] == ["Clean 28×28", "Noisy input", "Code 7×7×64", "Reconstruction"]
     assert z(dense, 0).shape == (28, 28) and z(dense, 3).shape == (28, 28)
     assert z(dense, 2).shape == (8, 4)  # the tutorial's 8x4 code image
-    assert "code[%{customdata}]" in dense["data"][2]["hovertemplate"]  # values on hover
-    conv = shown["pretrained:conv_seed"]
-    assert z(conv, 2).shape == (7, 7)  # 7x7x32 shown as its channel mean
+    assert dense["panels"][2]["hover"] == "flat" and sorted(dense["panels"][2]["index"]) == list(range(32))
+    assert z(conv, 2).shape == (7, 7) and conv["panels"][2]["hover"] == "spatial"  # the channel mean
+    for row in (dense, conv):  # the names tests and screen readers find them by
+        assert row["panels"][3]["label"] == f"Reconstruction by {row['title']}"
+    # Each model does its job: the dense model (not a denoiser) gets the clean digit, the denoiser the noise.
+    np.testing.assert_array_equal(z(dense, 1), z(dense, 0))
+    assert np.abs(z(conv, 1) - z(conv, 0)).mean() > 0.1
+    assert "Dense 784-32-784 (tutorial) is not a denoiser: it gets the clean digit" in texts(at)
     assert "example test digit" in texts(at)
+    assert any("Draw a digit on the pad" in i.value for i in at.info)  # the empty pad asks for a digit
+    for m in dense["metrics"]:  # each metric says what it is and which way is better
+        assert m["name"] in ("BCE", "MSE", "PSNR", "SSIM") and "better" in m["help"]
     for name in ("BCE", "MSE", "PSNR", "SSIM"):
         assert name in texts(at)
     assert len(at.sidebar.button) >= 1 and at.sidebar.button(key="train")
+
+
+def test_noise_for_every_model_gives_the_dense_model_the_noise(env):
+    at = app()
+    at.toggle(key="noise_all").set_value(True).run()
+    assert_clean(at)
+    dense = rows(at)["pretrained:dense_seed"]
+    assert dense["panels"][1]["title"] == "Noisy input"
+    np.testing.assert_array_equal(z(dense, 1), z(rows(at)["pretrained:conv_denoiser"], 1))
+    assert np.abs(z(dense, 1) - z(dense, 0)).mean() > 0.1
+    assert "is not a denoiser: it gets" not in texts(at)
 
 
 def test_pick_a_test_digit_by_class_and_at_random(env):
@@ -94,24 +106,49 @@ def test_pick_a_test_digit_by_class_and_at_random(env):
 
 def test_a_drawing_is_converted_and_reconstructed(env):
     at = app()
-    at.session_state["canvas"] = canvas_state(drawing_png("seven"))
+    at.session_state[PAD_STATE] = pad_drawing(SEVEN, 280)
     at.run()
     assert_clean(at)
     assert "your drawing" in texts(at)
-    expected = preprocess.from_canvas(np.asarray(Image.open(io.BytesIO(drawing_png("seven")))))
-    for fig in rows(at).values():
-        np.testing.assert_allclose(z(fig, 0), expected, atol=0.5 / 255 + 1e-6)
-        recon = z(fig, 3)
+    expected = preprocess.from_strokes(SEVEN, 280)
+    for row in rows(at).values():
+        np.testing.assert_allclose(z(row, 0), expected, atol=0.5 / 255 + 1e-6)
+        recon = z(row, 3)
         assert recon.shape == (28, 28) and 0 <= recon.min() and recon.max() <= 1
+    # The same drawing on a pad shown twice as large gives the same digit.
+    big = [[(2 * x, 2 * y) for x, y in s] for s in SEVEN]
+    at.session_state[PAD_STATE] = pad_drawing(big, 560, seq=2)
+    at.run()
+    np.testing.assert_allclose(z(rows(at)["pretrained:dense_seed"], 0), expected, atol=2 / 255)
 
 
-def test_a_dot_on_the_canvas_gets_a_hint_not_an_error(env):
+@pytest.mark.parametrize("strokes,size,message", [
+    ([], 280, "Draw a digit on the pad"),  # after Clear
+    (DOT, 280, "a dot is not a digit"),
+    ([[("x", 1)]], 280, "Stroke 0"),
+    (SEVEN, -5, "positive number"),
+], ids=["cleared", "dot", "junk-points", "bad-size"])
+def test_an_empty_pad_a_dot_or_junk_gets_a_hint_not_an_error(env, strokes, size, message):
     at = app()
-    at.session_state["canvas"] = canvas_state(drawing_png("dot"))
+    at.session_state[PAD_STATE] = pad_drawing(strokes, size)
     at.run()
     assert_clean(at)
-    assert any("too little ink" in i.value for i in at.info)
+    assert any(message in i.value for i in at.info), [i.value for i in at.info]
     assert "example test digit" in texts(at)  # the models keep showing the example
+    assert rows(at)
+
+
+def test_the_drawing_survives_switching_input_mode(env):
+    at = app()
+    at.session_state[PAD_STATE] = pad_drawing(SEVEN, 280)
+    at.run()
+    at.segmented_control(key="input_mode").set_value("pick").run()
+    assert "held-out test digit" in texts(full(at))
+    at.segmented_control(key="input_mode").set_value("draw").run()
+    assert_clean(at)
+    assert "your drawing" in texts(at)
+    pad_element = [el for el in at.get("bidi_component") if el.key == "pad"][0]
+    assert json.loads(pad_element.proto.json)["strokes"] == pad_drawing(SEVEN)["strokes"]  # drawn again
 
 
 # --- upload -------------------------------------------------------------------------------
@@ -134,6 +171,19 @@ def test_upload_a_photo_of_a_digit(env):
     assert at.get("image"), "a small preview of the photo is shown"
     clean = z(rows(at)["pretrained:dense_seed"], 0)
     np.testing.assert_allclose(clean, preprocess.from_image_bytes(photo_bytes()), atol=0.5 / 255 + 1e-6)
+
+
+def test_a_transparent_upload_previews_on_white_paper():
+    from lab.inputs_view import _upload_to_digit
+
+    img = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    ImageDraw.Draw(img).line([(100, 20), (100, 180)], fill=(0, 0, 0, 255), width=14)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    digit, preview = _upload_to_digit(buf.getvalue())
+    shown = np.asarray(Image.open(io.BytesIO(preview)).convert("L"), float)
+    assert shown[5, 5] == 255 and shown[100, 100] == 0  # black ink on white, not black on black
+    assert digit.max() == pytest.approx(1.0)
 
 
 @pytest.mark.parametrize("name,data,message", [
@@ -159,13 +209,14 @@ def test_a_bad_upload_gets_a_clear_message(env, name, data, message):
 
 def test_noise_controls(env):
     at = app()
-    noisy = lambda: z(rows(at)["pretrained:dense_seed"], 1)  # noqa: E731
-    clean = z(rows(at)["pretrained:dense_seed"], 0)
+    noisy = lambda: z(rows(at)["pretrained:conv_denoiser"], 1)  # noqa: E731
+    clean = z(rows(at)["pretrained:conv_denoiser"], 0)
     first = noisy()
     at.slider(key="noise").set_value(0.0).run()
     assert_clean(at)
     assert only_results_reran(at)  # a slider step redraws the models, not the input column
     np.testing.assert_allclose(noisy(), clean, atol=0.5 / 255 + 1e-6)  # no noise: the clean digit
+    assert "PSNR ∞ (identical)" in texts(at) and "100.0 dB" not in texts(at)
     full(at).slider(key="noise").set_value(0.8).run()
     stronger = noisy()
     assert np.abs(stronger - clean).mean() > np.abs(first - clean).mean()
@@ -174,6 +225,7 @@ def test_noise_controls(env):
     full(at).button(key="new_noise").click().run()
     assert_clean(at)
     assert at.session_state["noise_seed"] != 0 and not np.allclose(noisy(), first)
+    assert at.number_input(key="noise_seed").value == at.session_state["noise_seed"]  # the field shows it
     full(at).number_input(key="noise_seed").set_value(0).run()
     np.testing.assert_allclose(noisy(), first, atol=0.5 / 255 + 1e-6)
     full(at).segmented_control(key="noise_kind").set_value("mask").run()
@@ -190,8 +242,10 @@ def test_noise_controls(env):
 def test_choose_models(env):
     at = app()
     choice = at.multiselect(key="models")
-    everything = list(choice.options)
-    assert len(everything) == 4
+    from ae_core.presets import PRESETS
+
+    titles = {PRESETS[n].title for n in ("dense_seed", "conv_seed", "dense_deep", "conv_denoiser")}
+    assert titles <= set(choice.options)  # chips read the one display name
     keys = ["pretrained:dense_seed", "pretrained:conv_seed", "pretrained:dense_deep", "pretrained:conv_denoiser"]
     at.multiselect(key="models").set_value(keys).run()
     assert_clean(at)
@@ -208,7 +262,7 @@ def test_choose_models(env):
     at.multiselect(key="models").set_value([]).run()
     assert_clean(at)
     assert not rows(at)
-    assert any(el.key == "input_only" for el in at.get("plotly_chart"))  # clean and noisy still shown
+    assert viewer_rows(at)[0]["key"] == "input" and len(viewer_rows(at)[0]["panels"]) == 2  # clean and noisy
 
 
 # --- retraining ---------------------------------------------------------------------------
@@ -237,7 +291,7 @@ def test_retrain_keep_and_save_a_new_version(env):
     assert "saved:dense_seed-v1" in rows(at)
     # A new page (another visitor) can choose the saved version.
     other = app()
-    assert "dense_seed-v1 (saved)" in other.multiselect(key="models").options
+    assert "Dense 784-32-784 (tutorial), saved v1" in other.multiselect(key="models").options
 
 
 def test_cancel_stops_within_an_epoch(env, monkeypatch):
@@ -313,7 +367,7 @@ def test_no_pretrained_folder_at_all(env, monkeypatch, tmp_path):
     at = app()
     assert "is missing" in texts(at) and str(tmp_path / "nowhere") in texts(at)
     assert not rows(at)
-    assert any(el.key == "input_only" for el in at.get("plotly_chart"))  # the input still shows
+    assert viewer_rows(at)[0]["key"] == "input"  # the input still shows
     assert at.button(key="quick_dense_seed")
 
 
