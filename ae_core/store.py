@@ -534,9 +534,11 @@ def copy(src_folder: Path | str, src_name: str, folder: Path | str, *, name: str
         try:
             for key, src in sources.items():
                 suffix = src.name.split("-")[-1][12:]  # ".keras", ".encoder.onnx", ...
+                # Exclusive too: another process taking the same name at the same moment writes
+                # the same file names, and must not replace (or, on giving up, remove) ours.
                 dst = atomic_write(folder / f"{new}-{src.name.split('-')[-1][:12]}{suffix}",
                                    lambda tmp, src=src: shutil.copyfile(src, tmp),
-                                   suffix=".onnx" if suffix.endswith(".onnx") else ".keras")
+                                   suffix=".onnx" if suffix.endswith(".onnx") else ".keras", exclusive=True)
                 written.append(dst)
                 if key == "model_file":
                     new_manifest["model_file"] = dst.name

@@ -62,6 +62,7 @@ class Job:
     cancel_requested: bool = False
     collected: bool = False
     proc: subprocess.Popen | None = field(default=None, repr=False)
+    watcher: threading.Thread | None = field(default=None, repr=False)
 
     @property
     def running(self) -> bool:
@@ -229,7 +230,8 @@ class JobManager:
             stderr.close()
         job.proc.stdin.write(json.dumps(request) + "\n")
         job.proc.stdin.flush()
-        threading.Thread(target=self._watch, args=(job,), name=f"ae-train-{job.id}", daemon=True).start()
+        job.watcher = threading.Thread(target=self._watch, args=(job,), name=f"ae-train-{job.id}", daemon=True)
+        job.watcher.start()
 
     def _watch(self, job: Job) -> None:
         """Read the trainer's events until it exits; then record how the run ended."""
@@ -307,14 +309,18 @@ class JobManager:
             except OSError:
                 continue
 
-    def shutdown(self) -> None:
-        """Kill every trainer (tests, server exit)."""
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel the queue, kill every trainer and wait until each run is marked ended."""
         with self._lock:
             jobs = list(self._jobs.values())
+            for job in jobs:
+                if job.status == "queued":
+                    job.status, job.finished = "cancelled", time.monotonic()
         for job in jobs:
-            if job.status == "queued":
-                job.status, job.finished = "cancelled", time.monotonic()
             self._kill(job)
+        for job in jobs:
+            if job.watcher is not None:
+                job.watcher.join(timeout)
 
 
 def _num(value, default: float) -> float:

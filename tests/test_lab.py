@@ -1,10 +1,6 @@
 """The app's Streamlit-free parts: settings, figures, the interaction engine, training jobs."""
 from __future__ import annotations
 
-import threading
-import time
-from pathlib import Path
-
 import numpy as np
 import plotly.graph_objects as go
 import plotly.io
@@ -12,7 +8,6 @@ import plotly.tools
 import pytest
 
 from lab import engine, figures
-from lab.jobs import Busy, JobManager
 from lab.settings import Settings
 
 # --- settings -----------------------------------------------------------------------------
@@ -123,12 +118,12 @@ def test_interaction_runs_every_model_once_with_metrics(tiny_models):
     assert out.noisy.shape == (28, 28) and not np.allclose(out.noisy, clean)
     assert [o.model.name for o in out.outputs] == ["d", "c"]
     assert out.outputs[0].code.shape == (32,) and out.outputs[1].code.shape == (7, 7, 8)
-    from ae_core import runner, store
+    from ae_core import onnx_models, store
 
     _, folder = tiny_models
     for o in out.outputs:
         assert o.recon.shape == (28, 28) and set(o.metrics) == {"bce", "mse", "psnr", "ssim"}
-        assert isinstance(o.model.net, runner.NumpyAutoencoder)  # the page never waits for TensorFlow
+        assert isinstance(o.model.net, onnx_models.OnnxAutoencoder)  # the page never waits for TensorFlow
         keras_model = store.load(folder, o.model.name).model  # the reference: Keras, safe_mode
         x = out.noisy.reshape(1, 28, 28, 1)
         np.testing.assert_allclose(o.recon, np.asarray(keras_model.autoencoder(x, training=False)).reshape(28, 28),
@@ -153,120 +148,44 @@ def test_broken_model_becomes_a_load_failure_naming_the_file(tiny_models, tmp_pa
     for f in folder.iterdir():
         shutil.copy(f, tmp_path / f.name)
     manifest = json.loads((tmp_path / "d.json").read_text())
-    model_file = tmp_path / manifest["model_file"]
-    model_file.write_bytes(model_file.read_bytes()[:100])
+    onnx_file = tmp_path / manifest["onnx"]["encoder"]["file"]
+    onnx_file.write_bytes(onnx_file.read_bytes()[:100])
     result = engine.load_stored(tmp_path, "d", "pretrained", np.zeros((4, 28, 28), np.float32))
     assert isinstance(result, engine.LoadFailure)
-    assert str(model_file) in result.message and result.path == str(model_file)
+    assert str(onnx_file) in result.message and result.path == str(onnx_file)
+    assert "export-onnx" in result.message
     missing = engine.load_stored(tmp_path, "nothing", "pretrained", np.zeros((4, 28, 28), np.float32))
     assert isinstance(missing, engine.LoadFailure) and "nothing.json" in missing.message
 
 
 def test_file_stamp_changes_with_the_files(tiny_models, tmp_path):
+    import json
+    import os
+    import shutil
+
     _, folder = tiny_models
-    a = engine.file_stamp(folder, "d")
-    assert a == engine.file_stamp(folder, "d")
-    assert engine.file_stamp(tmp_path, "d")[-1] == "unreadable"
+    for f in folder.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    a = engine.file_stamp(tmp_path, "d")
+    assert a == engine.file_stamp(tmp_path, "d")  # nothing changed: the same key
+    model = tmp_path / json.loads((tmp_path / "d.json").read_text())["model_file"]
+    model.write_bytes(model.read_bytes() + b"\0")  # the model file changes (size and time)
+    b = engine.file_stamp(tmp_path, "d")
+    assert b != a
+    manifest = tmp_path / "d.json"
+    os.utime(manifest, ns=(manifest.stat().st_atime_ns, manifest.stat().st_mtime_ns + 10**9))  # a new manifest
+    assert engine.file_stamp(tmp_path, "d") != b
+    assert engine.file_stamp(tmp_path / "absent", "d")[-1] == "unreadable"
 
 
-# --- jobs ---------------------------------------------------------------------------------
+# --- training data ------------------------------------------------------------------------
 
-
-class FakeResult:
-    def __init__(self, epochs, status="completed"):
-        self.history = {"loss": [0.2] * epochs, "val_loss": [0.21] * epochs}
-        self.epochs_run, self.status, self.model = epochs, status, None
-
-    @property
-    def ok(self):
-        return self.status != "diverged"
-
-
-class FakeConfig:
-    epochs = 3
-
-
-def blocking_train(release: threading.Event):
-    def train(spec, config, data, callbacks=()):
-        release.wait(10)
-        return FakeResult(config.epochs)
-    return train
-
-
-def wait_until(cond, seconds=10):
-    deadline = time.monotonic() + seconds
-    while not cond():
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
-
-
-def test_one_job_at_a_time_per_server():
-    release = threading.Event()
-    manager = JobManager(train_fn=blocking_train(release))
-    job = manager.start("alice", "dense_seed", None, FakeConfig(), None)
-    assert manager.running_job() is job
-    with pytest.raises(Busy, match="in progress"):
-        manager.start("bob", "dense_seed", None, FakeConfig(), None)
-    assert manager.job_of("bob") is None and manager.job_of("alice") is job
-    release.set()
-    wait_until(lambda: not job.running)
-    assert job.status == "completed" and job.epochs_done == 3
-    manager.collect(job)
-    assert manager.job_of("alice") is None
-    manager.start("bob", "dense_seed", None, FakeConfig(), None)  # free again
-
-
-def test_a_crash_in_training_is_reported_not_raised():
-    def broken(spec, config, data, callbacks=()):
-        raise MemoryError("out of memory")
-
-    manager = JobManager(train_fn=broken)
-    job = manager.start("alice", "p", None, FakeConfig(), None)
-    wait_until(lambda: not job.running)
-    assert job.status == "failed" and "MemoryError" in job.error
-    assert manager.running_job() is None
-
-
-def test_cancel_stops_real_training_within_an_epoch():
-    from ae_core.models import DenseSpec
-    from ae_core.training import TrainConfig
-    from tests.helpers import tiny
-
-    manager = JobManager()
-    config = TrainConfig(epochs=200, batch_size=16)
-    job = manager.start("alice", "dense_seed", DenseSpec(), config, tiny(2048, 256))
-    wait_until(lambda: job.epochs_done >= 1 or not job.running, 60)
-    job.cancel.set()
-    wait_until(lambda: not job.running, 60)
-    assert job.status == "stopped" and job.epochs_done < 200
-    assert job.result.ok and len(job.history["loss"]) == job.epochs_done
-
-
-def test_saving_picks_the_next_free_version(tmp_path):
-    from ae_core.models import DenseSpec
-    from ae_core.training import TrainConfig, train
-    from tests.helpers import tiny
-
-    data = tiny(256, 64)
-    result = train(DenseSpec(), TrainConfig(epochs=1, batch_size=64), data)
-    manager = JobManager()
-    paths = []
-    threads = [threading.Thread(target=lambda: paths.append(
-        manager.save(result, DenseSpec(), TrainConfig(epochs=1, batch_size=64), data, tmp_path, "dense_seed",
-                     "dense_seed"))) for _ in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert sorted(Path(p).stem for p in paths) == ["dense_seed-v1", "dense_seed-v2", "dense_seed-v3"]
-
-
-def test_capped_training_data_covers_every_class(monkeypatch):
-    from lab import resources, training_view
+def test_capped_training_data_covers_every_class():
+    from ae_core.worker import training_data
     from tests.helpers import bundled
 
-    monkeypatch.setattr(resources, "dataset", bundled)
-    data = training_view.training_data(Settings(train_digits=300))
+    data = training_data(300, bundled())
     assert len(data.x_train) == 300 and len(data.x_val) == 75
     assert set(np.unique(data.y_train)) == set(range(10)) and set(np.unique(data.y_val)) == set(range(10))
-    assert training_view.training_data(Settings()) is bundled()  # no cap: the whole set, no copy
+    np.testing.assert_array_equal(data.x_test, bundled().x_test)  # the test digits are never cut
+    assert training_data(None, bundled()) is bundled()  # no cap: the whole set, no copy
