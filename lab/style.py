@@ -18,7 +18,7 @@ h1 {font-size: 2.2rem !important; padding-top: 0.2rem !important;}
    The Lab's two columns (and the fragments' wrappers in them) give up their boxes so their
    elements can be ordered as one list. */
 @media (max-width: 640px) {
-  .block-container {padding: 3.6rem 0.9rem 1rem 0.9rem;}
+  .block-container {padding: 4.2rem 0.9rem 1rem 0.9rem;}
   h1 {font-size: 1.7rem !important;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) {flex-direction: column; flex-wrap: nowrap; gap: 1rem;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) > [data-testid="stColumn"],
