@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 BUNDLED_PATH = Path(__file__).resolve().parent / "data" / "mnist_subset.npz"
+CANVAS_PATH = Path(__file__).resolve().parent / "data" / "canvas_test.npz"  # scripts/build_canvas_set.py
 KERAS_CACHE_PATH = Path.home() / ".keras" / "datasets" / "mnist.npz"
 ENV_VAR = "AE_MNIST_PATH"
 SPLIT_SEED = 1234
@@ -100,6 +101,15 @@ def load_bundled() -> Dataset:
                             source="bundled", sha256=_file_hash(BUNDLED_PATH))
 
 
+def load_canvas_test() -> tuple[np.ndarray, np.ndarray]:
+    """(images, labels): test digits re-drawn as the Lab's pad draws them (scripts/build_canvas_set.py)."""
+    if not CANVAS_PATH.is_file():
+        raise ValueError(f"No canvas-style test set at {CANVAS_PATH}. Build it with "
+                         "`python scripts/build_canvas_set.py`.")
+    with np.load(CANVAS_PATH) as f:
+        return _to_float(f["images"]), f["labels"]
+
+
 def _load_npz(path: Path, source: str) -> Dataset:
     """A file in Keras' mnist.npz layout (x_train, y_train, x_test, y_test as uint8)."""
     try:
@@ -115,17 +125,22 @@ def _load_npz(path: Path, source: str) -> Dataset:
                             source=source, sha256=_file_hash(path))
 
 
+MNIST_ORIGIN = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"  # keras.datasets.mnist's
+MNIST_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
+
+
 def _download() -> Path:
-    """Fetch mnist.npz through Keras (it caches it in ~/.keras/datasets); bounded in time."""
+    """Fetch mnist.npz as `keras.datasets.mnist.load_data` does (same file, same checksum);
+    returns where Keras put it ($KERAS_HOME/datasets, ~/.keras/datasets or /tmp/.keras/datasets,
+    whichever Keras chose). Bounded in time."""
     import keras  # imported here: the bundled path never needs Keras
 
     previous = socket.getdefaulttimeout()
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        keras.datasets.mnist.load_data()
+        return Path(keras.utils.get_file("mnist.npz", origin=MNIST_ORIGIN, file_hash=MNIST_SHA256))
     finally:
         socket.setdefaulttimeout(previous)
-    return KERAS_CACHE_PATH
 
 
 def load_mnist(source: str = "bundled") -> Dataset:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from ae_core import baselines, evaluate, metrics, noise
+from ae_core.data import load_canvas_test
 from tests.helpers import bundled
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,3 +67,16 @@ def test_cli_bad_arguments_say_what_was_wrong():
     assert out.returncode == 2 and "Unknown preset" in out.stderr and "Traceback" not in out.stderr
     out = _cli("train", "dense_seed", "--epochs", "0")
     assert out.returncode == 2 and "epochs" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_canvas_columns_measure_the_canvas_digits():
+    canvas, _ = load_canvas_test()
+    canvas = canvas[:40]
+    noisy = evaluate.noisy_test_sets(canvas, (evaluate.CANVAS_LEVEL,))[evaluate.CANVAS_LEVEL]
+    perfect = evaluate.canvas_row(lambda x: canvas if x is canvas else np.clip(x, 0, 1), canvas, noisy)
+    blank = evaluate.canvas_row(lambda x: np.zeros_like(x), canvas, noisy)
+    assert perfect["canvas_psnr"] > 60 and blank["canvas_psnr"] < 12
+    assert perfect[f"canvas_psnr@{evaluate.CANVAS_LEVEL}"] < 15  # the noisy input itself
+    row = {k: 0.5 for k in evaluate.COLUMNS}
+    md = evaluate.to_markdown({"rows": {"m": row}, "kinds": {"m": "model"}, "errors": {}})
+    assert "canvas PSNR 0.5 |" in md and md.splitlines()[2].endswith("| 0.500 | 0.5000 | 0.50 | 0.50 |")

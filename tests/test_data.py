@@ -91,16 +91,70 @@ def test_bad_sources_raise_clear_errors(tmp_path):
         data.load_mnist(str(bad))
 
 
+def keras_home(monkeypatch, tmp_path):
+    """Point Keras' cache at an empty folder (Keras reads $KERAS_HOME once, at import)."""
+    from keras.src.backend import config
+
+    (tmp_path / "keras-home").mkdir()
+    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras-home"))
+
+
 def test_offline_download_falls_back_to_bundled(tmp_path, monkeypatch):
-    """With no network, 'full' tries Keras' real download, fails at once and says so."""
+    """With no network and no cached file, 'full' tries Keras' real download, fails at once and says so."""
     monkeypatch.delenv(data.ENV_VAR, raising=False)
     monkeypatch.setattr(data, "KERAS_CACHE_PATH", tmp_path / "absent.npz")
+    keras_home(monkeypatch, tmp_path)  # no Keras cache to fall back on
+    attempts = []
 
     def no_network(*args, **kwargs):
+        attempts.append(args)
         raise OSError("network is unreachable (test)")
 
     monkeypatch.setattr(socket.socket, "connect", no_network)
     monkeypatch.setattr(socket, "create_connection", no_network)
     d = data.load_mnist("full")
+    assert attempts, "no download was attempted"
     assert d.source == "bundled" and d.x_test.shape == (2000, 28, 28)
     assert "could not be downloaded" in d.message and "\n" not in d.message
+
+
+def test_a_download_is_read_from_where_keras_put_it(tmp_path, monkeypatch):
+    """Keras writes under $KERAS_HOME (or /tmp/.keras), not always ~/.keras: the file it
+    downloaded is the one loaded (here a small stand-in served instead of the network)."""
+    from keras.src.utils import file_utils
+
+    monkeypatch.delenv(data.ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "KERAS_CACHE_PATH", tmp_path / "absent.npz")
+    keras_home(monkeypatch, tmp_path)
+    rng = np.random.default_rng(0)
+    arrays = {k: rng.integers(0, 255, (n, 28, 28), dtype=np.uint8) for k, n in (("x_train", 80), ("x_test", 20))}
+    arrays |= {"y_train": np.arange(80, dtype=np.uint8) % 10, "y_test": np.arange(20, dtype=np.uint8) % 10}
+
+    def serve(origin, target, *args, **kwargs):
+        with open(target, "wb") as f:
+            np.savez(f, **arrays)
+
+    monkeypatch.setattr(file_utils, "urlretrieve", serve)
+    monkeypatch.setattr(file_utils, "validate_file", lambda *a, **k: True)  # the stand-in has its own hash
+    d = data.load_mnist("full")
+    assert d.source == "download", d.message
+    assert (tmp_path / "keras-home" / "datasets" / "mnist.npz").is_file()
+    assert len(d.x_train) + len(d.x_val) == 80 and len(d.x_test) == 20
+
+
+def test_canvas_set_is_built_from_test_digits_by_its_script():
+    import importlib.util
+
+    path = data.BUNDLED_PATH.parents[2] / "scripts" / "build_canvas_set.py"
+    spec = importlib.util.spec_from_file_location("build_canvas_set", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    images, labels = data.load_canvas_test()
+    with np.load(data.CANVAS_PATH) as f:
+        index = f["test_index"]
+    d = bundled()
+    assert images.shape == (500, 28, 28) and images.dtype == np.float32
+    assert np.array_equal(labels, d.y_test[index]) and set(np.unique(labels)) == set(range(10))
+    rebuilt = script.build(d.x_test[index[:6]])  # the same seed: the first digits come out the same
+    np.testing.assert_allclose(rebuilt, images[:6], atol=0.5 / 255 + 1e-6)
+    assert not np.allclose(rebuilt, d.x_test[index[:6]], atol=0.1)  # re-drawn, not copied
