@@ -30,21 +30,26 @@ def _progress_callback(epochs: int):
     return TqdmEpochs()
 
 
-def cmd_train(args) -> int:
+def train_config(preset, args):
+    """The preset's `TrainConfig` with the options given on the command line."""
     import dataclasses
 
-    from . import presets
-    from .data import load_mnist
-    from .pipeline import divergence_warning, train_and_save
-
-    preset = presets.get(args.preset)
     # A preset trained on fresh noise (noise_max) takes --noise as its maximum level.
     noise_field = "noise_max" if preset.config.noise_max is not None else "noise_factor"
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                    noise_field: args.noise, "optimizer": args.optimizer,
                                    "learning_rate": args.learning_rate, "seed": args.seed}.items()
                  if v is not None}
-    config = dataclasses.replace(preset.config, **overrides)
+    return dataclasses.replace(preset.config, **overrides)
+
+
+def cmd_train(args) -> int:
+    from . import presets
+    from .data import load_mnist
+    from .pipeline import divergence_warning, train_and_save
+
+    preset = presets.get(args.preset)
+    config = train_config(preset, args)
     data = load_mnist(args.data)
     if data.message:
         print(data.message)
@@ -165,6 +170,20 @@ def cmd_models(args) -> int:
 
 
 def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from .store import ModelFileError  # no Keras: the store imports it only to build or load .keras
+
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ae_core", description="Train and evaluate "
                                      "the autoencoders of the autoencoder lab.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -213,14 +232,4 @@ def main(argv=None) -> int:
     m.add_argument("--models", default=str(ROOT / "models"), help="models folder (default: models/)")
     m.set_defaults(func=cmd_models)
 
-    args = parser.parse_args(argv)
-    from .store import ModelFileError  # no Keras: the store imports it only to build or load .keras
-
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except ModelFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return parser

@@ -154,9 +154,11 @@ def write_reports(result: dict, out_dir: Path | str) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     json_path, md_path = out_dir / "evaluation.json", out_dir / "evaluation.md"
-    json_path.write_text(json.dumps(result, indent=2) + "\n")
+    # Atomic: the app reads evaluation.json while a new evaluation may be writing it.
+    text = json.dumps(result, indent=2) + "\n"
+    store.atomic_write(json_path, lambda tmp: tmp.write_text(text))
     d = result["data"]
-    md_path.write_text(
+    markdown = (
         f"# Evaluation on the {d['n_test']} test digits ({d['source']}, sha256 {d['sha256']})\n\n"
         "Test BCE and MSE: clean input, reconstruction against it. PSNR (dB) and SSIM: "
         f"Gaussian noise at each level (seed {result['noise_seed']}), output against the clean "
@@ -164,4 +166,5 @@ def write_reports(result: dict, out_dir: Path | str) -> tuple[Path, Path]:
         "(`scripts/build_canvas_set.py`), clean and at noise 0.5, against the re-drawn digit. "
         "Models were chosen on the validation split, never on these. "
         "Written by `python -m ae_core evaluate`.\n\n" + to_markdown(result))
+    store.atomic_write(md_path, lambda tmp: tmp.write_text(markdown))
     return json_path, md_path

@@ -62,7 +62,15 @@ def _box_mean(x: np.ndarray, size: int) -> np.ndarray:
 
 
 def ssim(clean: np.ndarray, recon: np.ndarray, win_size: int = 7) -> np.ndarray:
-    """Structural similarity, as skimage.metrics.structural_similarity(data_range=1) per image."""
+    """Structural similarity, as skimage.metrics.structural_similarity(data_range=1) per image.
+
+    `win_size` is checked as skimage checks it: odd, and no larger than the 28-pixel image; and
+    at least 3, since a 1-pixel window has no variance (skimage divides by zero there).
+    """
+    if isinstance(win_size, bool) or not isinstance(win_size, (int, np.integer)) or win_size % 2 == 0 \
+            or not 3 <= win_size <= 28:
+        raise ValueError("win_size must be an odd integer from 3 to 27 (the window fits in a 28x28 "
+                         f"image). Received: win_size={win_size!r}")
     clean, recon = _pair(clean, recon)
     a, b = _flat(clean).reshape(-1, 28, 28), _flat(recon).reshape(-1, 28, 28)
     means = _box_mean(np.concatenate([a, b, a * a, b * b, a * b]), win_size)  # one pass for all five

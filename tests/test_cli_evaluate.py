@@ -80,3 +80,59 @@ def test_canvas_columns_measure_the_canvas_digits():
     row = {k: 0.5 for k in evaluate.COLUMNS}
     md = evaluate.to_markdown({"rows": {"m": row}, "kinds": {"m": "model"}, "errors": {}})
     assert "canvas PSNR 0.5 |" in md and md.splitlines()[2].endswith("| 0.500 | 0.5000 | 0.50 | 0.50 |")
+
+
+@pytest.mark.parametrize("preset, field", [("conv_denoiser", "noise_max"), ("conv_seed", "noise_factor")])
+def test_cli_noise_sets_the_noise_the_preset_trains_with(preset, field):
+    from ae_core import cli, presets
+
+    p = presets.get(preset)
+    config = cli.train_config(p, cli.parser().parse_args(["train", preset, "--noise", "0.3"]))
+    assert getattr(config, field) == 0.3
+    other = "noise_factor" if field == "noise_max" else "noise_max"
+    assert getattr(config, other) == getattr(p.config, other)  # the other one untouched
+
+
+def test_evaluation_reports_are_written_atomically(tmp_path, monkeypatch):
+    result = {"data": {"n_test": 1, "source": "bundled", "sha256": "x"}, "noise_seed": 1, "rows": {},
+              "kinds": {}, "errors": {}, "noise_levels": []}
+    monkeypatch.setattr(evaluate, "to_markdown", lambda r: "")
+    json_path, _ = evaluate.write_reports(result, tmp_path)
+    before = json_path.read_text()
+    real = Path.write_text
+
+    def half_then_full_disk(self, text, *a, **k):
+        real(self, text[: len(text) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_text", half_then_full_disk)
+    with pytest.raises(OSError):
+        evaluate.write_reports({**result, "rows": {"new": {}}}, tmp_path)
+    monkeypatch.undo()
+    assert json_path.read_text() == before  # a reader never sees half a report
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_models_list_rename_remove(tmp_path):
+    from ae_core import store
+    from ae_core.models import DenseSpec, build
+
+    folder = tmp_path / "models"
+    store.save(build(DenseSpec()), DenseSpec(), folder, "dense_seed-v1", preset="dense_seed")
+    store.save(build(DenseSpec()), DenseSpec(), folder, "dense_seed-v2", preset="dense_seed")
+    out = _cli("models", "list", "--models", str(folder))
+    assert out.returncode == 0 and "dense_seed-v1" in out.stdout and "dense_seed-v2" in out.stdout
+    out = _cli("models", "rename", "dense_seed-v1", "dense_seed-v2", "--models", str(folder))
+    assert out.returncode == 1 and "already exists" in out.stderr  # never replaces another
+    assert store.list_models(folder) == ["dense_seed-v1", "dense_seed-v2"]
+    out = _cli("models", "rename", "dense_seed-v1", "../escape", "--models", str(folder))
+    assert out.returncode == 2 and "Received: name='../escape'" in out.stderr
+    out = _cli("models", "rename", "dense_seed-v1", "keeper", "--models", str(folder))
+    assert out.returncode == 0, out.stderr
+    assert store.list_models(folder) == ["dense_seed-v2", "keeper"]
+    assert store.load_onnx(folder, "keeper").manifest["name"] == "keeper"
+    out = _cli("models", "remove", "dense_seed-v2", "--models", str(folder))
+    assert out.returncode == 0 and store.list_models(folder) == ["keeper"]
+    assert all(p.name.startswith("keeper") for p in folder.iterdir())  # its files went too
+    out = _cli("models", "remove", "nothing", "--models", str(folder))
+    assert out.returncode == 1 and "no such model" in out.stderr and "Traceback" not in out.stderr

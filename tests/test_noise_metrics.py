@@ -48,3 +48,18 @@ def test_metrics_match_references():
     assert np.allclose(metrics.bce(x, y), k, atol=1e-4)
     assert np.allclose(metrics.psnr(x, y), 10 * np.log10(1 / metrics.mse(x, y)))
     assert metrics.psnr(x, x).max() == 100.0 and np.allclose(metrics.ssim(x, x), 1.0)
+
+
+@pytest.mark.parametrize("win_size", [3, 5, 11, 27])
+def test_ssim_matches_skimage_for_every_valid_window(win_size):
+    x = bundled().x_test[:3]
+    y = noise.gaussian(x, 0.3, seed=2)
+    ref = [structural_similarity(a, b, data_range=1.0, win_size=win_size) for a, b in zip(x, y)]
+    assert np.allclose(metrics.ssim(x, y, win_size=win_size), ref, atol=1e-6)
+
+
+@pytest.mark.parametrize("win_size", [1, 2, 8, 29, 7.0, True, "7"])
+def test_ssim_refuses_windows_skimage_refuses_or_that_have_no_variance(win_size):
+    x = bundled().x_test[:2]
+    with pytest.raises(ValueError, match=f"Received: win_size={win_size!r}"):
+        metrics.ssim(x, x, win_size=win_size)
