@@ -11,7 +11,9 @@ less with the NumPy runner (`ae_core.runner`, the same interface).
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -232,6 +234,35 @@ def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0,
     return CodeMap("tsne", points.astype(np.float32), flat)
 
 
+def cached_map(codes: np.ndarray, path, method: str = "tsne", seed: int = 0) -> CodeMap:
+    """`project_codes(codes, method, seed)`, kept in the file `path` (.npz) and read back while
+    it holds the map of these very codes.
+
+    Name `path` after the model's hash (a retrained model gets a new file); the file also holds
+    a digest of the codes and is recomputed when they differ. A folder that cannot be written
+    (a read-only deployment) only costs the recomputation next time.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    flat = _flat_codes(codes).astype(np.float32)
+    digest = f"{method}:{seed}:" + hashlib.blake2b(flat.tobytes(), digest_size=16).hexdigest()
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            if str(f["digest"]) == digest:
+                return CodeMap(method, f["points"].astype(np.float32), flat)
+    except (OSError, KeyError, ValueError, EOFError):
+        pass
+    cmap = project_codes(flat, method, seed)
+    try:
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+        np.savez(tmp, points=cmap.points, digest=np.array(digest))
+        os.replace(tmp, path)
+    except OSError:
+        pass
+    return cmap
+
+
 def _nearest(reference: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     reference, queries = np.asarray(reference, np.float64), np.asarray(queries, np.float64)
     d2 = ((queries**2).sum(1)[:, None] - 2 * queries @ reference.T + (reference**2).sum(1)[None])
@@ -318,6 +349,29 @@ def check_image(model: Autoencoder, image: np.ndarray, reference: np.ndarray) ->
     return digit_check(error, reference)
 
 
+# The digit manifold (a 2-D code)
+
+def latent_grid(n: int = 15, span: float = 2.5) -> np.ndarray:
+    """Codes (n * n, 2) on an n x n grid over [-span, span]^2, row by row from the top left
+    (y decreasing down the rows, as a plot's y axis): where a 2-D VAE's prior has its mass."""
+    if not isinstance(n, (int, np.integer)) or not 2 <= n <= 64:
+        raise ValueError(f"n must be an integer from 2 to 64. Received: n={n!r}")
+    v = np.linspace(-span, span, int(n), dtype=np.float32)
+    gx, gy = np.meshgrid(v, v[::-1])
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)
+
+
+def tile(images: np.ndarray, columns: int, gap: int = 0) -> np.ndarray:
+    """Images (N, 28, 28) side by side, `columns` a row, `gap` black pixels between: (H, W)."""
+    images = as_images(images)[..., 0]
+    rows = -(-len(images) // columns)
+    out = np.zeros((rows * (28 + gap) - gap, columns * (28 + gap) - gap), np.float32)
+    for i, img in enumerate(images):
+        r, c = divmod(i, columns)
+        out[r * (28 + gap):r * (28 + gap) + 28, c * (28 + gap):c * (28 + gap) + 28] = img
+    return out
+
+
 # Noise sweep
 
 @dataclass(frozen=True, eq=False)
@@ -386,15 +440,20 @@ def noise_sweep(fn_by_name: dict[str, Callable[[np.ndarray], np.ndarray]], x_cle
 # Export
 
 def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
-    """A grayscale PNG of one image (28, 28[, 1]) in [0, 1], enlarged `scale` times (nearest)."""
+    """A grayscale PNG of one image (28, 28[, 1]) or a `tile` of them (H, W), in [0, 1],
+    enlarged `scale` times (nearest neighbour: the pixels stay sharp squares)."""
     from PIL import Image
 
     if not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
         raise ValueError(f"scale must be an integer from 1 to 64. Received: scale={scale!r}")
-    pixels = np.round(np.clip(_one(image, "image")[0, :, :, 0], 0, 1) * 255).astype(np.uint8)
-    img = Image.fromarray(pixels)  # uint8 (28, 28): mode "L"
+    arr = np.asarray(image)
+    if arr.ndim == 2 and arr.shape != (28, 28):  # a row or grid of digits (`tile`)
+        pixels = unit_range(arr, "Image")
+    else:
+        pixels = _one(image, "image")[0, :, :, 0]
+    img = Image.fromarray(np.round(np.clip(pixels, 0, 1) * 255).astype(np.uint8))  # mode "L"
     if scale > 1:
-        img = img.resize((28 * scale, 28 * scale), Image.NEAREST)
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     return buf.getvalue()

@@ -67,7 +67,7 @@ LADDER = tuple(f"ladder_{size}" for size in LADDER_SIZES)
 PRESETS.update({
     f"ladder_{size}": Preset(
         DenseSpec(name=f"ladder_{size}", code_size=size, hidden=(512, 256), code_activation="linear"),
-        TrainConfig(epochs=20, batch_size=128, noise_max=0.3, schedule="cosine"),
+        TrainConfig(epochs=50, batch_size=128, noise_max=0.3, schedule="cosine"),
         f"Ladder, {size}-value code",
         f"The bottleneck ladder at {size} values: Dense 512-256 layers on each side of a linear "
         f"{size}-value code, trained like the deep dense model for fewer epochs.",

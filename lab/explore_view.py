@@ -8,13 +8,14 @@ that panel only; the heavy work is cached in `explore_data`.
 """
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Callable
 
 import numpy as np
 import streamlit as st
 
-from ae_core import analysis, metrics
+from ae_core import analysis, metrics, score, vae
 
 from . import engine, explore_data, figures, inputs_view, models_view, resources
 from .settings import Settings
@@ -53,6 +54,25 @@ def _digest(image: np.ndarray) -> str:
 def _row(images, titles=None, height: int = SMALL):
     panels = [figures.image_panel(im, "") for im in images]
     return figures.panels_figure(panels, height, titles=False)
+
+
+def png_html(images, captions=(), width: int = 84, scale: int = 4, key: str = "") -> str:
+    """Images as inline PNGs (data URIs) with captions. `st.image` serves each picture as a
+    media file that the next rerun of a fragment deletes, and the browser, still loading it,
+    logs 404s and "Image source error"; an inline image cannot go missing."""
+    cells = []
+    for i, im in enumerate(images):
+        data = base64.b64encode(analysis.to_png_bytes(im, scale)).decode()
+        cap = captions[i] if i < len(captions) else ""
+        cells.append(f'<figure style="margin:0 8px 4px 0;display:inline-block;text-align:center">'
+                     f'<img src="data:image/png;base64,{data}" width="{width}" alt="{cap}" '
+                     f'style="image-rendering:pixelated;display:block"/>'
+                     f'<figcaption style="font-size:0.8rem;color:#555">{cap}</figcaption></figure>')
+    return f'<div class="ae-images" data-key="{key}">{"".join(cells)}</div>'
+
+
+def _images(images, captions=(), width: int = 84, scale: int = 4, key: str = "") -> None:
+    st.markdown(png_html(images, captions, width, scale, key), unsafe_allow_html=True)
 
 
 def _titles(titles: list[str]) -> None:
@@ -110,28 +130,28 @@ def playground(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     if st.session_state.get(source) != digest or f"{PG}0" not in st.session_state:
         playground_set(code, lo, hi)  # a new input (or Reset): start from its code
         st.session_state[source] = digest
-    left, right = st.columns([0.7, 0.3], gap="small")
-    with left:
-        # One column per column of the 8x4 picture, its sliders stacked: the same grid as a row of
-        # columns per picture row, with 1 `st.columns` call instead of 8. `value=` is only the
-        # default (the sliders' state is set above); passing it spares Streamlit a scan of the
-        # whole session state per slider (about 0.15 ms each, 32 per move).
-        _, index = figures.flat_code_grid(np.zeros(model.code_size))
-        for col, column_index in zip(st.columns(index.shape[1], gap="small"), index.T):
-            for i in (int(i) for i in column_index if i >= 0):
-                col.slider(f"code[{i}]", lo, hi, value=lo, step=0.05, key=f"{PG}{i}",
-                           label_visibility="collapsed", help=f"code[{i}]")
     values = np.array([st.session_state[f"{PG}{i}"] for i in range(model.code_size)], np.float32)
     decoded = analysis.decode(ae, np.stack([values, code.astype(np.float32)]))  # one forward pass
-    with right:
-        st.image([analysis.to_png_bytes(im, 4) for im in decoded], caption=["from the sliders", "input's code"],
-                 width=84, output_format="PNG")
-        st.button("Reset", icon=":material/restart_alt:", key="pg_reset", on_click=_reset,
-                  args=(model.key,), width="stretch", help="Back to the current input's code")
-        st.button("Random", icon=":material/casino:", key="pg_random", on_click=_random,
-                  args=(model, lo, hi), width="stretch",
-                  help="A code drawn like real digits' codes (their mean and covariance), not noise")
-        st.caption("Sliders laid out like the 8×4 code image (code[i] on hover); each move decodes live.")
+    # The pictures come first, in a container that stays in view (CSS `st-key-pg_view`, sticky):
+    # on a phone the 32 sliders become one long column, and the picture must stay on screen.
+    with st.container(key="pg_view", horizontal=True, vertical_alignment="center"):
+        _images(decoded, ["from the sliders", "input's code"], key="pg")
+        with st.container(width=150):
+            st.button("Reset", icon=":material/restart_alt:", key="pg_reset", on_click=_reset,
+                      args=(model.key,), width="stretch", help="Back to the current input's code")
+            st.button("Random", icon=":material/casino:", key="pg_random", on_click=_random,
+                      args=(model, lo, hi), width="stretch",
+                      help="A code drawn like real digits' codes (their mean and covariance), not noise")
+    # One column per column of the 8x4 picture, its sliders stacked: the same grid as a row of
+    # columns per picture row, with 1 `st.columns` call instead of 8. `value=` is only the
+    # default (the sliders' state is set above); passing it spares Streamlit a scan of the
+    # whole session state per slider.
+    _, index = figures.flat_code_grid(np.zeros(model.code_size))
+    for col, column_index in zip(st.columns(index.shape[1], gap="small"), index.T):
+        for i in (int(i) for i in column_index if i >= 0):
+            col.slider(f"code[{i}]", lo, hi, value=lo, step=0.05, key=f"{PG}{i}",
+                       label_visibility="collapsed", help=f"code[{i}]")
+    st.caption("Sliders laid out like the 8×4 code image (code[i] on hover); each move decodes live.")
 
 
 # --- 2. interpolation ----------------------------------------------------------------------
@@ -146,7 +166,8 @@ def interpolation(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     st.session_state.setdefault("interp_index", 1)
     a, b, c = st.columns([1, 1, 2], vertical_alignment="bottom")
     label = a.selectbox("Second digit", ["any", *range(10)], key="interp_label",
-                        format_func=lambda v: "any digit" if v == "any" else str(v))
+                        format_func=lambda v: "any digit" if v == "any" else str(v),
+                        on_change=lambda: _other(st.session_state["interp_label"]))  # picks at once
     b.button("Another", icon=":material/casino:", key="interp_random", on_click=_other, args=(label,),
              width="stretch", help="A random held-out digit of that class")
     steps = c.slider("Steps", 3, 12, 8, key="interp_steps")
@@ -205,33 +226,49 @@ def _map_traces(key: tuple, _cmap: analysis.CodeMap) -> list[dict]:
     return traces
 
 
-def map_section(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
-    """The map, the nearest digits and the digit check, in one fragment."""
-    st.caption(f"Input: {digit.caption}.")
+MAP_METHODS = {"pca": "PCA", "tsne": "t-SNE"}
+
+
+def map_section(model: engine.LoadedModel, digit: inputs_view.Digit | None) -> None:
+    """The map and the nearest digits, in one fragment (the digit check is its own)."""
+    if digit is not None:
+        st.caption(f"Input: {digit.caption}.")
     code_map(model, digit)
-    st.subheader("Is this a digit?", divider="gray")
-    digit_check(model, digit)
 
 
-def code_map(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
-    cmap = explore_data.code_map(model)
-    code = _input_code(explore_data.autoencoder(model), model, digit)[1]
-    here = cmap.transform(code)[0]
-    traces = list(_map_traces(explore_data.cache_key(model), cmap))
-    traces.append({"type": "scatter", "mode": "markers", "name": "input", "x": [float(here[0])],
-                   "y": [float(here[1])], "hoverinfo": "skip",
-                   "marker": {"symbol": "star", "size": 18, "color": "#000", "line": {"color": "#fff", "width": 1.5}}})
+def code_map(model: engine.LoadedModel, digit: inputs_view.Digit | None) -> None:
+    method = st.segmented_control("Map", list(MAP_METHODS), default="pca", required=True, key="map_method",
+                                  format_func=MAP_METHODS.get,
+                                  help="PCA: the two directions the codes vary most (exact, instant). "
+                                       "t-SNE: neighbours stay neighbours (computed once per model).") or "pca"
+    if method == "tsne":
+        with st.spinner("Placing 2,000 codes with t-SNE (once per model; it is kept for next time)…"):
+            cmap = explore_data.tsne_map(model)
+    else:
+        cmap = explore_data.code_map(model)
+    traces = list(_map_traces((*explore_data.cache_key(model), method), cmap))
+    code = None
+    if digit is not None:
+        code = _input_code(explore_data.autoencoder(model), model, digit)[1]
+        here = cmap.transform(code)[0]
+        traces.append({"type": "scatter", "mode": "markers", "name": "input", "x": [float(here[0])],
+                       "y": [float(here[1])], "hoverinfo": "skip",
+                       "marker": {"symbol": "star", "size": 18, "color": "#000",
+                                  "line": {"color": "#fff", "width": 1.5}}})
     ex = cmap.explained or (0, 0)
+    axes = ((f"PC 1 ({ex[0]:.0%})", f"PC 2 ({ex[1]:.0%})") if method == "pca" else ("t-SNE 1", "t-SNE 2"))
     layout = {"height": 380, "margin": {"l": 40, "r": 8, "t": 8, "b": 36}, "font": figures.FONT,
-              "xaxis": {"title": {"text": f"PC 1 ({ex[0]:.0%})"}, "zeroline": False},
-              "yaxis": {"title": {"text": f"PC 2 ({ex[1]:.0%})"}, "zeroline": False},
+              "xaxis": {"title": {"text": axes[0]}, "zeroline": False},
+              "yaxis": {"title": {"text": axes[1]}, "zeroline": False},
               "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0, "itemclick": False},
               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#f7f7f9", "dragmode": "pan",
               "clickmode": "event+select"}
     _chart(figures.PrebuiltFigure({"data": traces, "layout": layout}), MAP_KEY, on_select=_on_map_select,
            selection_mode="points")
-    st.caption("The held-out digits' codes in 2-D (PCA), coloured by class; ★ is the current input. "
-               "Click a point to load that digit.")
+    st.caption(f"The held-out digits' codes in 2-D ({MAP_METHODS[method]}), coloured by class"
+               f"{'; ★ is the current input' if digit is not None else ''}. Click a point to load that digit.")
+    if code is None:
+        return
     idx, dist = analysis.nearest_digits(explore_data.codes(model), code, k=5)
     x, y = explore_data.held_out()
     _titles([f"#{i} · {y[i]} · d={d:.1f}" for i, d in zip(idx, dist)])
@@ -239,14 +276,193 @@ def code_map(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
     st.caption("The 5 nearest held-out digits in code space.")
 
 
+def digit_check(settings: Settings, digit: inputs_view.Digit) -> None:
+    """Is this a digit? The judged input, its reconstruction, its score and one verdict."""
+    scorer, missing = explore_data.scorer(settings)
+    if scorer is None:
+        st.warning(f"The digit check needs the pretrained models {', '.join(missing)}; they are missing "
+                   "or could not be loaded.", icon=":material/folder_off:")
+        return
+    judged = scorer.judge(digit.image)[0]
+    first = scorer.models[scorer.parts[0][0]]
+    recon = analysis.reconstruct(first, digit.image)[0]
+    left, right = st.columns([0.45, 0.55], vertical_alignment="center")
+    with left:
+        _images([digit.image, recon], ["judged input", "reconstruction"], width=96, key="check")
+    with right:
+        pct = int(np.clip(np.floor(judged.percentile), 0, 100))
+        st.metric("Digit score", f"{judged.score:+.2f}",
+                  help="Higher is more digit-like; a typical real digit scores about 0. It combines how well "
+                       "the models rebuild the input with how typical its code is for one of the ten digits.")
+        where = ("below every real digit" if pct == 0 else
+                 f"the {score.ordinal(pct)} percentile of real digits' scores")
+        st.caption(f"At {where}.")
+    icon = {"digit": ":material/check_circle:", "unusual": ":material/help:"}.get(judged.verdict, ":material/block:")
+    box = st.success if judged.verdict == "digit" else st.warning if judged.verdict == "unusual" else st.error
+    box(f"**{judged.verdict.capitalize()}.** {judged.sentence}", icon=icon)
+
+
+# --- the digit manifold (a 2-D VAE) ------------------------------------------------------------
+
+MF = "mf_"  # prefix of the manifold's state: mf_z1, mf_z2 (the point shown large)
+
+
+def _mf_set(z) -> None:
+    span = explore_data.MANIFOLD_SPAN
+    z = np.clip(np.asarray(z, np.float64).ravel()[:2], -span, span)
+    st.session_state[f"{MF}z1"], st.session_state[f"{MF}z2"] = round(float(z[0]), 2), round(float(z[1]), 2)
+
+
+def manifold_point(state) -> tuple[float, float] | None:
+    """(z1, z2) of the first clicked point in the manifold chart's selection state."""
+    selection = state.get("selection", {}) if hasattr(state, "get") else {}
+    for p in (selection.get("points", []) if hasattr(selection, "get") else []):
+        x, y = (p.get("x"), p.get("y")) if hasattr(p, "get") else (None, None)
+        if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (x, y)):
+            return float(x), float(y)
+    return None
+
+
+def _on_manifold_select() -> None:
+    point = manifold_point(st.session_state.get("manifold"))
+    if point is not None:
+        _mf_set(point)
+
+
+def _dream() -> None:
+    _mf_set(vae.prior_sample(1, 2)[0])  # a fresh draw each press
+
+
+def _posterior(model: engine.LoadedModel, image: np.ndarray) -> None:
+    mean, log_var = analysis.encode_all(explore_data.autoencoder(model), image)[:2]
+    _mf_set(vae.posterior_sample(mean[0], log_var[0]))
+
+
+@st.cache_resource(show_spinner=False, max_entries=4)
+def _manifold_figure(key: tuple, _grid: np.ndarray) -> dict:
+    """The grid as one inline picture under a lattice of invisible points that take clicks."""
+    del key
+    n, span = explore_data.MANIFOLD_N, explore_data.MANIFOLD_SPAN
+    step = 2 * span / (n - 1)
+    picture = analysis.tile(_grid.reshape(-1, 28, 28), n)
+    source = "data:image/png;base64," + base64.b64encode(analysis.to_png_bytes(picture)).decode()
+    lattice = np.round(np.linspace(-span - step / 2, span + step / 2, 3 * n + 1), 3)
+    gx, gy = np.meshgrid(lattice, lattice)
+    edge = span + step / 2
+    return {"data": [{"type": "scattergl", "mode": "markers", "name": "plane", "x": gx.ravel().tolist(),
+                      "y": gy.ravel().tolist(), "marker": {"size": 9, "color": "rgba(0,0,0,0)"},
+                      "hovertemplate": "z = (%{x:.2f}, %{y:.2f})<br>click to decode<extra></extra>",
+                      "showlegend": False}],
+            "layout": {"height": 440, "width": 440, "margin": {"l": 36, "r": 8, "t": 8, "b": 32},
+                       "font": figures.FONT, "dragmode": False, "clickmode": "event+select",
+                       "xaxis": {"range": [-edge, edge], "fixedrange": True, "title": {"text": "z1"},
+                                 "zeroline": False, "showgrid": False},
+                       "yaxis": {"range": [-edge, edge], "fixedrange": True, "title": {"text": "z2"},
+                                 "zeroline": False, "showgrid": False, "scaleanchor": "x"},
+                       "images": [{"source": source, "xref": "x", "yref": "y", "x": -edge, "y": edge,
+                                   "sizex": 2 * edge, "sizey": 2 * edge, "sizing": "stretch", "layer": "below"}],
+                       "paper_bgcolor": "rgba(0,0,0,0)", "showlegend": True,
+                       "legend": {"orientation": "h", "y": 1.0, "yanchor": "bottom", "x": 0}}}
+
+
+def manifold(model: engine.LoadedModel, digit: inputs_view.Digit | None) -> None:
+    """The 2-D latent plane as decoded digits; a click, the sliders or a dream put a digit large."""
+    span = explore_data.MANIFOLD_SPAN
+    if f"{MF}z1" not in st.session_state:
+        _mf_set((0.0, 0.0))
+    spec = dict(_manifold_figure(explore_data.cache_key(model), explore_data.manifold(model)))
+    data = list(spec["data"])
+    z = np.array([st.session_state[f"{MF}z1"], st.session_state[f"{MF}z2"]], np.float32)
+    if digit is not None:
+        mean = analysis.encode(explore_data.autoencoder(model), digit.image)[0]
+        data.append({"type": "scatter", "mode": "markers", "name": "input's mean code", "x": [float(mean[0])],
+                     "y": [float(mean[1])], "hoverinfo": "skip",
+                     "marker": {"symbol": "star", "size": 18, "color": "#ff7f0e", "line": {"color": "#000", "width": 1}}})
+    data.append({"type": "scatter", "mode": "markers", "name": "shown large", "x": [float(z[0])], "y": [float(z[1])],
+                 "hoverinfo": "skip", "marker": {"symbol": "circle-open", "size": 16, "color": "#d62728",
+                                                 "line": {"width": 3}}})
+    left, right = st.columns([0.62, 0.38], gap="medium")
+    with left:
+        _chart(figures.PrebuiltFigure({"data": data, "layout": spec["layout"]}), "manifold",
+               on_select=_on_manifold_select, selection_mode="points")
+    with right:
+        big = analysis.decode(explore_data.autoencoder(model), z[None])[0]
+        _images([big], [f"z = ({z[0]:+.2f}, {z[1]:+.2f})"], width=196, scale=8, key="manifold_big")
+        st.slider("z1", -span, span, step=0.05, key=f"{MF}z1")
+        st.slider("z2", -span, span, step=0.05, key=f"{MF}z2")
+        st.button("Dream up a digit", icon=":material/auto_awesome:", key="mf_dream", on_click=_dream,
+                  width="stretch", help="Decode a code drawn from the prior, N(0, I)")
+        if digit is not None:
+            st.button("Sample from the posterior", icon=":material/casino:", key="mf_posterior",
+                      on_click=_posterior, args=(model, digit.image), width="stretch",
+                      help="Draw a code from the VAE's posterior for the input, N(mean, variance), and decode it")
+    st.caption("Every small digit is decoded from its point of the plane; the VAE's prior, N(0, I), puts most "
+               "codes within ±2. Click the plane, drag the sliders or dream one up: the large digit follows."
+               + (" ★ is the input's mean code." if digit is not None else ""))
+
+
+# --- the bottleneck ladder -------------------------------------------------------------------
+
+def ladder_figure(report: dict) -> figures.PrebuiltFigure:
+    """Test BCE and PSNR against code size, autoencoder vs PCA, from evaluate's report."""
+    sizes = [int(v) for v in report["sizes"]]
+    data = []
+    for j, (who, label, dash) in enumerate((("autoencoder", "autoencoder", "solid"), ("pca", "PCA", "dot"))):
+        rows = report.get(who, {})
+        xs = [sz for sz in sizes if str(sz) in rows]
+        for metric, axis in (("bce", ""), ("psnr", "2")):
+            data.append({"type": "scatter", "mode": "lines+markers", "name": label, "legendgroup": label,
+                         "showlegend": axis == "", "x": xs, "y": [round(rows[str(sz)][metric], 4) for sz in xs],
+                         "xaxis": "x" + axis, "yaxis": "y" + axis,
+                         "line": {"color": COLOURS[j], "width": 2, "dash": dash},
+                         "hovertemplate": f"{label}, code %{{x}}: %{{y:.3f}}<extra></extra>"})
+    axis = {"fixedrange": True, "type": "log", "title": {"text": "code size"}, "tickvals": sizes}
+    layout = {"height": 320, "margin": {"l": 48, "r": 8, "t": 16, "b": 40}, "font": figures.FONT,
+              "xaxis": {**axis, "domain": [0, 0.45]}, "xaxis2": {**axis, "domain": [0.55, 1]},
+              "yaxis": {"fixedrange": True, "title": {"text": "test BCE (lower is better)"}},
+              "yaxis2": {"fixedrange": True, "title": {"text": "PSNR dB (higher is better)"}, "anchor": "x2"},
+              "legend": {"orientation": "h", "y": -0.25, "yanchor": "top", "x": 0},
+              "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#f7f7f9", "dragmode": False}
+    return figures.PrebuiltFigure({"data": data, "layout": layout})
+
+
+def ladder(settings: Settings, digit: inputs_view.Digit | None) -> None:
+    from ae_core.presets import LADDER_SIZES
+
+    if digit is not None:
+        models = {size: explore_data.pretrained(settings, f"ladder_{size}") for size in LADDER_SIZES}
+        shown = [size for size, m in models.items() if m is not None]
+        pca = explore_data.pca_ladder()
+        ae_row = [models[size].run(digit.image[None])[1][0] for size in shown]
+        pca_row = [pca[size](digit.image[None])[0] for size in LADDER_SIZES]
+        if shown:
+            _titles(["input"] + [f"{size} values" for size in shown])
+            _chart(_row([digit.image, *ae_row]), "ladder_ae")
+            st.caption("Your digit through a dense autoencoder with each code size (the same recipe for all).")
+        else:
+            st.info("The ladder's autoencoders are not in the pretrained folder.", icon=":material/folder_off:")
+        _titles(["input"] + [f"PCA {size}" for size in LADDER_SIZES])
+        _chart(_row([digit.image, *pca_row]), "ladder_pca")
+        st.caption("The same digit through PCA with as many components: the best linear code of each size.")
+    report = explore_data.ladder_report()
+    if report:
+        _chart(ladder_figure(report), "ladder_curve")
+        st.caption(f"Rate and distortion on the {explore_data.n_test()} held-out test digits, clean: the figures of "
+                   "the evaluation report, so the page and the command line agree.")
+    else:
+        st.info("The rate-distortion curve appears once the evaluation report includes the ladder.",
+                icon=":material/query_stats:")
+
+
 # --- 4. baselines and the noise sweep ------------------------------------------------------
 
 def baselines(models: list[engine.LoadedModel], digit: inputs_view.Digit,
               noise: inputs_view.NoiseChoice) -> None:
     noisy = engine.corrupt(digit.image, noise.level, noise.seed, noise.kind)
-    outs = {m.name: m.run(noisy[None])[1][0] for m in models}
+    outs = {m.key: m.run(noisy[None])[1][0] for m in models}  # by key: two models may share a name
     outs.update({name: fn(noisy[None])[0] for name, fn in explore_data.baselines().items()})
-    names, recons = list(outs), np.stack(list(outs.values()))
+    names = [m.title for m in models] + list(outs)[len(models):]
+    recons = np.stack(list(outs.values()))
     scores = metrics.all_metrics(np.broadcast_to(digit.image, recons.shape), recons)
     _titles(["Noisy input", *names])
     _chart(_row([noisy, *recons], height=SMALL + 8), "baseline_images")
@@ -261,21 +477,28 @@ def _finite(values: np.ndarray, top: float = 60.0) -> list:
     return [round(float(v), 3) if np.isfinite(v) and v <= top else None for v in values]
 
 
-def sweep_figure(sweep: analysis.Sweep, evaluation: analysis.Sweep | None) -> figures.PrebuiltFigure:
+def sweep_figure(sweep: analysis.Sweep, evaluation: analysis.Sweep | None,
+                 models: list[engine.LoadedModel] = ()) -> figures.PrebuiltFigure:
+    """The sweep's lines (models by key, labelled by title; baselines by name), with the
+    evaluation report's points for the pretrained models and baselines it measured."""
     data, baseline_names = [], {"noisy input", *explore_data.baselines()}
-    for j, name in enumerate(sweep.psnr):
+    titles = {m.key: m.title for m in models}
+    report_names = {m.key: m.name for m in models if m.kind == "pretrained"}  # the report names files
+    for j, key in enumerate(sweep.psnr):
+        name, report_name = titles.get(key, key), report_names.get(key, key)
         colour = COLOURS[j % len(COLOURS)]
-        dash = "dot" if name in baseline_names else "solid"  # baselines dotted, models solid
+        dash = "dot" if key in baseline_names else "solid"  # baselines dotted, models solid
         for metric, axis in (("psnr", ""), ("ssim", "2")):
-            data.append({"type": "scatter", "mode": "lines", "name": name, "legendgroup": name,
+            data.append({"type": "scatter", "mode": "lines", "name": name, "legendgroup": key,
                          "showlegend": axis == "", "x": list(sweep.levels),
-                         "y": _finite(getattr(sweep, metric)[name]), "xaxis": "x" + axis,
+                         "y": _finite(getattr(sweep, metric)[key]), "xaxis": "x" + axis,
                          "yaxis": "y" + axis, "line": {"color": colour, "width": 2, "dash": dash},
                          "hovertemplate": f"{name}<br>noise %{{x}}: %{{y:.2f}}<extra></extra>"})
-            if evaluation is not None and name in evaluation.psnr:
+            measured = key in report_names or key in baseline_names  # never a saved model's name
+            if evaluation is not None and measured and report_name in evaluation.psnr:
                 data.append({"type": "scatter", "mode": "markers", "name": f"{name} (evaluate)",
-                             "legendgroup": name, "showlegend": False, "x": list(evaluation.levels),
-                             "y": _finite(getattr(evaluation, metric)[name]),
+                             "legendgroup": key, "showlegend": False, "x": list(evaluation.levels),
+                             "y": _finite(getattr(evaluation, metric)[report_name]),
                              "xaxis": "x" + axis, "yaxis": "y" + axis,
                              "marker": {"color": colour, "size": 9, "symbol": "diamond-open",
                                         "line": {"width": 2}},
@@ -296,25 +519,15 @@ def noise_sweep(models: list[engine.LoadedModel]) -> None:
                     "(once)…"):
         sweep = explore_data.sweep(models)
     evaluation = explore_data.evaluation()
-    _chart(sweep_figure(sweep, evaluation), "sweep")
+    _chart(sweep_figure(sweep, evaluation, models), "sweep")
     note = (f"Lines: mean over {sweep.n_images} held-out digits, Gaussian noise, seed {sweep.seed}, each "
-            "digit with the evaluation command's noise. ◇: `python -m ae_core evaluate` on all "
-            f"{evaluation.n_images} (benchmarks/evaluation.json)." if evaluation else
-            f"Mean over {sweep.n_images} held-out digits. Run `python -m ae_core evaluate` to add its figures.")
+            "digit with the evaluation report's noise. ◇: the evaluation report, on all "
+            f"{evaluation.n_images} held-out digits." if evaluation else
+            f"Mean over {sweep.n_images} held-out digits (the evaluation report's points appear once it is made).")
     st.caption(note)
 
 
-# --- 5. is this a digit? 6. history and export -------------------------------------------------
-
-def digit_check(model: engine.LoadedModel, digit: inputs_view.Digit) -> None:
-    check = analysis.check_image(explore_data.autoencoder(model), digit.image,
-                                 explore_data.reference_errors(model))
-    icon = {"digit": ":material/check_circle:", "unusual": ":material/help:"}.get(
-        check.verdict, ":material/block:")
-    box = st.success if check.verdict == "digit" else st.warning
-    box(f"**{check.percentile:.1f}th percentile** of held-out digits' reconstruction error "
-        f"({model.name}). {check.sentence}", icon=icon)
-
+# --- 5. history and export -----------------------------------------------------------------
 
 def history(models: list[engine.LoadedModel]) -> None:
     cols = st.columns(max(1, min(len(models), 2)))
@@ -328,74 +541,143 @@ def history(models: list[engine.LoadedModel]) -> None:
                 st.caption("No training history in this model's manifest.")
 
 
+ENLARGE = 10  # downloads: 28x28 digits enlarged to 280x280, nearest neighbour (sharp pixels)
+
+
 def export(models: list[engine.LoadedModel], digit: inputs_view.Digit, noise: inputs_view.NoiseChoice) -> None:
     noisy = engine.corrupt(digit.image, noise.level, noise.seed, noise.kind)
+    recons = [m.run(noisy[None])[1][0] for m in models]
+    size = 28 * ENLARGE
+    row = analysis.tile(np.stack([digit.image, noisy, *recons]), 2 + len(models), gap=1)
+    st.download_button(f"The whole row ({2 + len(models)} images, ×{ENLARGE})", analysis.to_png_bytes(row, ENLARGE),
+                       "row.png", "image/png", key="dl_row", icon=":material/download:",
+                       help="Input, noisy input and every shown model's reconstruction side by side in one PNG")
     cols = st.columns(2 + len(models))
-    cols[0].download_button("Input 28×28", analysis.to_png_bytes(digit.image), "input.png", "image/png",
-                            key="dl_input", icon=":material/download:", width="stretch")
-    cols[1].download_button("Noisy input", analysis.to_png_bytes(noisy), "noisy.png", "image/png",
-                            key="dl_noisy", icon=":material/download:", width="stretch")
-    for col, m in zip(cols[2:], models):
-        recon = m.run(noisy[None])[1][0]
-        col.download_button(m.name, analysis.to_png_bytes(recon), f"{m.name}-reconstruction.png",
+    cols[0].download_button("Input", analysis.to_png_bytes(digit.image, ENLARGE), "input.png", "image/png",
+                            key="dl_input", icon=":material/download:", width="stretch",
+                            help=f"{size}×{size} PNG (each pixel a {ENLARGE}×{ENLARGE} square)")
+    cols[1].download_button("Noisy input", analysis.to_png_bytes(noisy, ENLARGE), "noisy.png", "image/png",
+                            key="dl_noisy", icon=":material/download:", width="stretch",
+                            help=f"{size}×{size} PNG")
+    for col, m, recon in zip(cols[2:], models, recons):
+        col.download_button(m.title, analysis.to_png_bytes(recon, ENLARGE), f"{m.name}-reconstruction.png",
                             "image/png", key=f"dl_{m.key}", icon=":material/download:", width="stretch",
-                            help=f"{m.title}: reconstruction of the noisy input, 28×28 PNG")
+                            help=f"{m.title}: reconstruction of the noisy input, {size}×{size} PNG")
+    st.caption(f"Each image {size}×{size} pixels; the 28×28 originals enlarged without smoothing.")
 
 
 # --- the tab ---------------------------------------------------------------------------------
 
+SECTIONS = (":material/tune: Playground & interpolation", ":material/scatter_plot: Code map & digit check",
+            ":material/blur_on: Digit manifold", ":material/stairs: Bottleneck ladder",
+            ":material/compare: Baselines & noise sweep", ":material/history: History & export")
+KEPT = ("explore_section", "explore_model")  # widget choices kept while the tab is closed
+STICKY = "<style>.st-key-pg_view{position:sticky;top:3.5rem;z-index:5;background:var(--st-background-color,#fff)}</style>"
+
+
+def _keep(key: str) -> None:
+    """Streamlit forgets a widget's value while it is not drawn (the tab closed); keep a copy
+    under another name and put it back before the widget is drawn again."""
+    copy = f"_kept_{key}"
+    if key not in st.session_state and copy in st.session_state:
+        st.session_state[key] = st.session_state[copy]
+
+
+def _remember() -> None:
+    for key in KEPT:
+        if key in st.session_state:
+            st.session_state[f"_kept_{key}"] = st.session_state[key]
+
+
 def page(settings: Settings, oops: Callable[[str, Exception], None]) -> None:
     """The whole tab; app.py calls it only while the tab is open."""
+    for key in KEPT:
+        _keep(key)
+    st.markdown(STICKY, unsafe_allow_html=True)
     digit = inputs_view.current_digit()
     if not isinstance(digit, inputs_view.Digit):
-        st.info("Explore works on the Lab's input: load a readable digit there first.",
+        st.info("The Lab's input cannot be read, so the panels that work on it wait; the map, the manifold, "
+                "the ladder's curve and the training history are below. Draw, pick or upload a digit in the Lab.",
                 icon=":material/arrow_back:")
-        return
+        digit = None
     noise = inputs_view.current_noise()
     with st.spinner("Loading models…"):
         shown = shown_models(settings)
         dense = dense_models(settings, shown)
-    st.caption(f"Everything here works on the Lab's current input (draw, pick or upload it there) and its "
-               f"noise: noise {noise.level:.2f} ({inputs_view.NOISE_LABELS.get(noise.kind, noise.kind)}, "
-               f"seed {noise.seed}). A click on the code map loads that digit.")
+    if digit is not None:
+        st.caption(f"Everything here works on the Lab's current input (draw, pick or upload it there) and its "
+                   f"noise: noise {noise.level:.2f} ({inputs_view.NOISE_LABELS.get(noise.kind, noise.kind)}, "
+                   f"seed {noise.seed}). A click on the code map loads that digit.")
+    model = None
     if not dense:
-        st.warning("The playground, the map and the digit check need a dense model (dense_seed or "
-                   "dense_deep) in the pretrained folder.", icon=":material/folder_off:")
+        st.warning("The playground and the map need a model with a flat code (the tutorial's dense model or the "
+                   "deep dense one), and none could be loaded.", icon=":material/folder_off:")
     else:
         keys = list(dense)
+        if st.session_state.get("explore_model") not in keys:
+            st.session_state.pop("explore_model", None)
         key = st.segmented_control("Dense model for the code panels", keys, default=keys[0], required=True,
-                                   key="explore_model", format_func=lambda k: dense[k].name)
+                                   key="explore_model", format_func=lambda k: dense[k].title)
         model = dense.get(key) or dense[keys[0]]
         with st.spinner("Encoding the held-out digits (once per model)…"):
             explore_data.codes(model)
-    sections = st.tabs([":material/tune: Playground & interpolation", ":material/scatter_plot: Code map & digit check",
-                        ":material/compare: Baselines & noise sweep", ":material/history: History & export"],
-                       key="explore_section", on_change="rerun")  # only the open section runs
-    if dense and sections[0].open:
+    sections = st.tabs(list(SECTIONS), key="explore_section", on_change="rerun")  # only the open one runs
+    _remember()
+    need_input = lambda: st.info("This panel works on the Lab's input: load a readable digit there.",  # noqa: E731
+                                 icon=":material/arrow_back:")
+    if sections[0].open:
         with sections[0]:
-            left, right = st.columns(2, gap="large")
-            with left:
-                st.subheader("Latent playground", divider="gray")
-                guarded("drawing the latent playground", oops)(playground)(model, digit)
-            with right:
-                st.subheader("Interpolation", divider="gray")
-                guarded("interpolating", oops)(interpolation)(model, digit)
-    if dense and sections[1].open:
+            if digit is None:
+                need_input()
+            elif model is not None:
+                left, right = st.columns(2, gap="large")
+                with left:
+                    st.subheader("Latent playground", divider="gray")
+                    guarded("drawing the latent playground", oops)(playground)(model, digit)
+                with right:
+                    st.subheader("Interpolation", divider="gray")
+                    guarded("interpolating", oops)(interpolation)(model, digit)
+    if sections[1].open:
         with sections[1]:
-            st.subheader("A map of the code space", divider="gray")
-            guarded("drawing the code map", oops)(map_section)(model, digit)
+            if model is not None:
+                st.subheader("A map of the code space", divider="gray")
+                guarded("drawing the code map", oops)(map_section)(model, digit)
+            st.subheader("Is this a digit?", divider="gray")
+            if digit is None:
+                need_input()
+            else:
+                guarded("checking the digit", oops)(digit_check)(settings, digit)
     if sections[2].open:
         with sections[2]:
-            left, right = st.columns(2, gap="large")
-            with left:
-                st.subheader("Models vs classical baselines", divider="gray")
-                guarded("running the baselines", oops)(baselines)(shown, digit, noise)
-            with right:
-                st.subheader("Noise sweep", divider="gray")
-                guarded("measuring the noise sweep", oops)(noise_sweep)(shown)
+            st.subheader("The digit manifold of a 2-D variational autoencoder", divider="gray")
+            vae2 = explore_data.pretrained(settings, "vae_2d")
+            if vae2 is None:
+                st.warning("The 2-D VAE is not in the pretrained folder (or could not be loaded).",
+                           icon=":material/folder_off:")
+            else:
+                guarded("drawing the digit manifold", oops)(manifold)(vae2, digit)
     if sections[3].open:
         with sections[3]:
+            st.subheader("The bottleneck ladder: how small can the code be?", divider="gray")
+            guarded("drawing the ladder", oops)(ladder)(settings, digit)
+    if sections[4].open:
+        with sections[4]:
+            if digit is None:
+                need_input()
+            else:
+                left, right = st.columns(2, gap="large")
+                with left:
+                    st.subheader("Models vs classical baselines", divider="gray")
+                    guarded("running the baselines", oops)(baselines)(shown, digit, noise)
+                with right:
+                    st.subheader("Noise sweep", divider="gray")
+                    guarded("measuring the noise sweep", oops)(noise_sweep)(shown)
+    if sections[5].open:
+        with sections[5]:
             st.subheader("Training history", divider="gray")
             guarded("drawing the training history", oops)(history)(shown)
             st.subheader("Download the current images", divider="gray")
-            guarded("preparing the downloads", oops)(export)(shown, digit, noise)
+            if digit is None:
+                need_input()
+            else:
+                guarded("preparing the downloads", oops)(export)(shown, digit, noise)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from lab import explore_view
+from lab import explore_data, explore_view
 from tests.app_support import APP, assert_clean, charts, texts
-from tests.test_app import env, pretrained_dir  # noqa: F401 (fixtures)
+from tests.test_app import env  # noqa: F401 (fixture)
 
 TIMEOUT = 300  # the first Explore run encodes the held-out digits and measures the noise sweep
 
@@ -38,9 +38,19 @@ def open_section(at: AppTest, section: str) -> AppTest:
     return at
 
 
+def inline_images(at, key: str) -> list[str]:
+    """The inline PNGs (data URIs, `explore_view.png_html`) of the picture group `key`."""
+    import re
+
+    for md in at.markdown:
+        if f'data-key="{key}"' in md.value:
+            return re.findall(r'src="(data:image/png;base64,[^"]+)"', md.value)
+    return []
+
+
 def pg_images(at) -> list[str]:
-    """The playground's images (st.image): media URLs, which change with the pixels."""
-    return [img.url for el in at.get("image") for img in el.proto.imgs]
+    """The playground's images: data URIs, which change with the pixels."""
+    return inline_images(at, "pg")
 
 
 def pg(at) -> np.ndarray:
@@ -100,7 +110,7 @@ def test_interpolation_steps_and_second_digit(env):
     assert_clean(at)
     assert len(charts(at)["interp_path"]["data"]) == 5 and len(charts(at)["interp_fade"]["data"]) == 5
     at.selectbox(key="interp_label").set_value(7).run()
-    at.button(key="interp_random").click().run()
+    at.button(key="interp_random").click().run()  # another 7
     assert_clean(at)
     from ae_core.data import load_bundled
 
@@ -123,17 +133,122 @@ def test_map_selection_is_parsed_and_loads_the_digit(env):
 
 
 def test_dense_deep_and_a_drawing(env):
-    from tests.app_support import canvas_state, drawing_png
+    from tests.app_support import PAD_STATE, pad_drawing
 
-    at = explore("Code map", canvas=canvas_state(drawing_png("seven")))
+    at = explore("Code map", **{PAD_STATE: pad_drawing()})
     assert "your drawing" in texts(at)
+    before = charts(at)["code_map"]["data"][-1]
     at.segmented_control(key="explore_model").set_value("pretrained:dense_deep").run()
     assert_clean(at)
-    assert "(dense_deep)" in texts(at)
+    after = charts(at)["code_map"]["data"][-1]
+    assert after["name"] == "input" and (after["x"], after["y"]) != (before["x"], before["y"])  # another model's map
+
+
+def test_leaving_the_tab_keeps_its_section_and_model(env):
+    at = open_section(explore(), "Digit manifold")
+    at.segmented_control(key="explore_model").set_value("pretrained:dense_deep").run()
+    assert_clean(at)
+    section = at.session_state["explore_section"]
+    at.session_state["page_tab"] = next(t.label for t in at.tabs if "Lab" in t.label)
+    at.run()
+    assert_clean(at)
+    at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
+    at.run()
+    assert_clean(at)
+    assert at.session_state["explore_section"] == section and "manifold" in charts(at)
+    assert at.segmented_control(key="explore_model").value == "pretrained:dense_deep"
+
+
+def test_a_class_change_picks_a_second_digit_at_once(env):
+    at = explore()
+    at.selectbox(key="interp_label").set_value(3).run()  # no "Another" press
+    assert_clean(at)
+    from ae_core.data import load_bundled
+
+    assert load_bundled().y_test[at.session_state["interp_index"]] == 3
+    assert "(label 3)" in texts(at)
+
+
+def test_manifold_click_sliders_dream_and_posterior(env):
+    at = explore("Digit manifold", input_mode="pick", pick_index=5, pick_label="any")
+    fig = charts(at)["manifold"]
+    assert fig["layout"]["images"][0]["source"].startswith("data:image/png;base64,")
+    names = [t.get("name") for t in fig["data"]]
+    assert "input's mean code" in names and "shown large" in names
+    big = inline_images(at, "manifold_big")
+    assert len(big) == 1
+    at.slider(key="mf_z1").set_value(-2.0).run()
+    assert_clean(at)
+    moved = inline_images(at, "manifold_big")
+    assert moved != big  # the large digit follows the code
+    at.button(key="mf_dream").click().run()
+    assert_clean(at)
+    dreamed = (at.session_state["mf_z1"], at.session_state["mf_z2"])
+    assert dreamed != (-2.0, 0.0)
+    at.button(key="mf_posterior").click().run()
+    assert_clean(at)
+    assert (at.session_state["mf_z1"], at.session_state["mf_z2"]) != dreamed
+    # A click on the plane: what Streamlit stores for the selection, parsed as the callback does.
+    point = {"selection": {"points": [{"curve_number": 0, "point_index": 7, "x": 1.25, "y": -0.5}]}}
+    assert explore_view.manifold_point(point) == (1.25, -0.5)
+    assert explore_view.manifold_point({"selection": {"points": []}}) is None
+
+
+def test_ladder_section_shows_the_digit_at_every_size(env):
+    at = explore("Bottleneck ladder", input_mode="pick", pick_index=9, pick_label="any")
+    shown = charts(at)
+    assert len(shown["ladder_pca"]["data"]) == 7  # the input and PCA at 6 sizes
+    assert len(shown["ladder_ae"]["data"]) == 7
+    if explore_data.ladder_report():
+        assert len(shown["ladder_curve"]["data"]) == 4  # BCE and PSNR, autoencoder and PCA
+    else:
+        assert "ladder_curve" not in shown and "curve appears" in texts(at)
+
+
+def test_digit_check_shows_input_reconstruction_score_and_one_verdict(env):
+    at = explore("Code map", input_mode="pick", pick_index=3, pick_label="any")
+    assert len(inline_images(at, "check")) == 2  # the judged input and its reconstruction
+    metric = next(m for m in at.metric if m.label == "Digit score")
+    float(metric.value)  # a signed number
+    body = texts(at)
+    assert "percentile of real digits' scores" in body or "below every real digit" in body
+    verdicts = [v for v in ("Digit.", "Unusual.", "Not a digit.") if v in body]
+    assert len(verdicts) == 1
+
+
+def test_tsne_map(env):
+    at = explore("Code map")
+    at.segmented_control(key="map_method").set_value("tsne").run()
+    assert_clean(at)
+    fig = charts(at)["code_map"]
+    assert fig["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+    assert sum(len(t["x"]) for t in fig["data"][:10]) == 2000
+
+
+def test_an_unreadable_upload_still_shows_what_needs_no_input(env):
+    at = explore("Code map", input_mode="upload")
+    at.session_state["input_mode"] = "upload"
+    from lab import inputs_view
+
+    monkeypatch_digit = inputs_view.current_digit
+    try:
+        inputs_view.current_digit = lambda: preprocess_error()
+        at.run()
+    finally:
+        inputs_view.current_digit = monkeypatch_digit
+    assert_clean(at)
+    assert "code_map" in charts(at) and "cannot be read" in texts(at)
+
+
+def preprocess_error():
+    from ae_core import preprocess
+
+    return preprocess.BrokenImageError("The image could not be read.")
 
 
 def test_noise_change_reaches_baselines_and_downloads(env):
     at = explore("History", noise=0.9)
     assert "noise 0.90" in texts(at)
-    keys = {d.key for d in at.get("download_button")}
-    assert {"dl_input", "dl_noisy"} <= keys
+    downloads = {d.key: d for d in at.get("download_button")}
+    assert {"dl_input", "dl_noisy", "dl_row"} <= set(downloads)
+    assert "280×280" in texts(at)  # the downloads are enlarged, and say so
