@@ -7,7 +7,8 @@
 - sometimes a slight blur, as photos and scans are blurry.
 
 It is pure (nothing but `seed` decides the result) and works on NumPy arrays, so training
-calls it per batch (`training`, when `TrainConfig.augment` is set) and tests call it directly.
+calls it per batch (`training`, on the share `TrainConfig.augment` of the digits) and tests
+call it directly.
 """
 from __future__ import annotations
 
@@ -59,12 +60,13 @@ def affine(image: np.ndarray, rotation_deg: float, scale: float, shear: float,
     return ndimage.affine_transform(image, inverse, offset=offset, order=1, mode="constant", cval=0.0)
 
 
-def augment(images, seed: int) -> np.ndarray:
-    """A random variant of each digit; the same `images` and `seed` always give the same result.
+def augment(images, seed: int, share: float = 1.0) -> np.ndarray:
+    """A random variant of each digit; the same arguments always give the same result.
 
     Args:
         images: (N, 28, 28) or (N, 28, 28, 1) in [0, 1].
         seed: any non-negative integer.
+        share: the chance that a digit is varied; the others are returned as they are.
 
     Returns:
         float32 in [0, 1], the shape of `images`.
@@ -75,6 +77,9 @@ def augment(images, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     out = np.empty_like(x)
     for i, image in enumerate(x.reshape(-1, 28, 28)):
+        if rng.random() >= share:
+            out.reshape(-1, 28, 28)[i] = image
+            continue
         if rng.random() < PEN_PROBABILITY:
             image = pen_redraw(image, rng.uniform(*PEN_RADIUS_PX))
         elif rng.random() < THICKNESS_PROBABILITY:

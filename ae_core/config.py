@@ -24,7 +24,7 @@ class TrainConfig:
     loss: str = "binary_crossentropy"  # or "mse"
     noise_factor: float = 0.0  # Gaussian noise on the inputs, fixed once as in the tutorial
     noise_max: float | None = None  # if set: fresh noise each batch, level ~ U(0, noise_max) per image
-    augment: bool = False  # if set: fresh `ae_core.augment` variants of the digits each batch
+    augment: float = 0.0  # share of the digits replaced by a fresh `ae_core.augment` variant each batch
     seed: int = 0
 
     def __post_init__(self):
@@ -45,12 +45,13 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, (bool, str)) or not (np.isfinite(value) and 0.0 <= value <= 1.0)):
                 raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value!r}")
-        if not isinstance(self.augment, bool):
-            raise ValueError(f"augment must be True or False. Received: augment={self.augment!r}")
-        if self.augment and self.noise_factor > 0:
+        a = self.augment
+        if isinstance(a, (bool, str)) or not isinstance(a, (int, float)) or not (np.isfinite(a) and 0.0 <= a <= 1.0):
+            raise ValueError(f"augment is the share of digits to vary, a number in [0, 1]. Received: augment={a!r}")
+        if a > 0 and self.noise_factor > 0:
             raise ValueError("augment makes fresh digits every batch, so it cannot use the tutorial's one "
                              "fixed noisy copy (noise_factor): use noise_max for fresh noise instead. "
-                             f"Received: augment=True, noise_factor={self.noise_factor!r}")
+                             f"Received: augment={a!r}, noise_factor={self.noise_factor!r}")
 
     @property
     def lr(self) -> float:

@@ -69,10 +69,10 @@ def _images(x: np.ndarray) -> np.ndarray:
     return np.asarray(x, dtype=np.float32).reshape(-1, 28, 28, 1)
 
 
-def _augmented(clean, seed):
+def _augmented(clean, seed, config: TrainConfig):
     """`augment.augment` on a batch inside tf.data (NumPy, so through `numpy_function`)."""
     def run(images, s):
-        return augment.augment(images, seed=int(np.asarray(s).view(np.uint64)[0]))
+        return augment.augment(images, seed=int(np.asarray(s).view(np.uint64)[0]), share=config.augment)
 
     out = tf.numpy_function(run, [clean, seed], tf.float32, stateful=False)
     return tf.ensure_shape(out, clean.shape)
@@ -88,7 +88,7 @@ def _fresh_stream(x: np.ndarray, config: TrainConfig) -> tf.data.Dataset:
 
     def corrupt(clean, seed):
         if config.augment:
-            clean = _augmented(clean, seed)
+            clean = _augmented(clean, seed, config)
         if config.noise_max is None:
             return clean, clean
         n = tf.shape(clean)[0]

@@ -78,11 +78,20 @@ def test_bad_images_raise_clear_errors(bad, match):
 
 
 def test_config_refuses_augment_with_fixed_noise():
-    assert TrainConfig(augment=True, noise_max=0.5).augment
+    assert TrainConfig(augment=0.5, noise_max=0.5).augment == 0.5
     with pytest.raises(ValueError, match="noise_max"):
-        TrainConfig(augment=True, noise_factor=0.5)
-    with pytest.raises(ValueError, match="augment must be True or False"):
-        TrainConfig(augment="yes")
+        TrainConfig(augment=1.0, noise_factor=0.5)
+    for bad in ("yes", True, 1.5, float("nan")):
+        with pytest.raises(ValueError, match="share of digits"):
+            TrainConfig(augment=bad)
+
+
+def test_share_varies_only_that_part_of_the_digits():
+    x = bundled().x_train[::35][:200]
+    half = augment.augment(x, seed=5, share=0.5)
+    same = np.array([np.array_equal(a, b) for a, b in zip(half, x)])
+    assert 0.35 < same.mean() < 0.65
+    assert np.array_equal(augment.augment(x, seed=5, share=0.0), x)
 
 
 def test_training_stream_augments_each_batch_and_validation_stays_plain():
@@ -90,7 +99,7 @@ def test_training_stream_augments_each_batch_and_validation_stays_plain():
     from tests.helpers import tiny
 
     data = tiny(64, 32)
-    config = TrainConfig(epochs=1, batch_size=32, augment=True)
+    config = TrainConfig(epochs=1, batch_size=32, augment=1.0)
     stream, targets, (x_val, y_val) = training.training_arrays(config, data)
     assert targets is None
     np.testing.assert_array_equal(x_val.reshape(-1, 28, 28), data.x_val)
@@ -100,5 +109,5 @@ def test_training_stream_augments_each_batch_and_validation_stays_plain():
     originals = {img.tobytes() for img in data.x_train.reshape(-1, 28, 28, 1)}
     assert not any(img.tobytes() in originals for img in clean.numpy())  # every digit is a variant
     noisy_inputs, noisy_clean = next(iter(training.training_arrays(
-        TrainConfig(epochs=1, batch_size=32, augment=True, noise_max=0.5), data)[0]))
+        TrainConfig(epochs=1, batch_size=32, augment=1.0, noise_max=0.5), data)[0]))
     assert not np.array_equal(noisy_inputs.numpy(), noisy_clean.numpy())
