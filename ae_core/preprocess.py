@@ -28,6 +28,10 @@ MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (co
 MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
+PAPER_WINDOW = 12  # the local paper level is measured over 1/12 of the photo's side (wider than a stroke)
+DIGIT_GAP = 0.02  # blobs this share of the width apart (or more) are separate digits
+MIN_DIGIT_MASS = 0.15  # ...when each holds this share of the ink
+MIN_DIGIT_HEIGHT = 0.4  # ...and is this share of the ink's height
 # The drawing pad: the pen is round and its width is this share of the pad's side, so a digit
 # drawn on a small phone pad and on a wide laptop pad ends up with the same strokes. The pad's JS
 # gets this number from Python (lab/pad.py), so the ink it shows is the ink the models get.
@@ -61,6 +65,10 @@ class BrokenImageError(ImageInputError):
 
 class ImageTooLargeError(ImageInputError):
     """The file or the decoded image is over the size limits."""
+
+
+class SeveralDigitsError(ImageInputError):
+    """More than one digit in the image."""
 
 
 def _ink_bbox(ink: np.ndarray, trim: float) -> tuple[int, int, int, int]:
@@ -248,10 +256,11 @@ def from_image_bytes(data: bytes) -> np.ndarray:
     """An uploaded PNG or JPEG of a handwritten digit -> (28, 28).
 
     Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
-    brightness is removed so a grey background does not count as ink.
+    brightness is removed locally so a grey background or a shadow does not count as ink.
 
     Raises:
-        ImageTooLargeError, NotAnImageError, BrokenImageError, EmptyImageError.
+        ImageTooLargeError, NotAnImageError, BrokenImageError, EmptyImageError,
+        SeveralDigitsError (two or more digits side by side).
     """
     img = _open(data)
     try:
@@ -270,26 +279,77 @@ def from_image_bytes(data: bytes) -> np.ndarray:
     except DECODE_ERRORS as exc:
         raise BrokenImageError(f"The image could not be read ({str(exc)[:120]}). Try saving it "
                                "again as PNG or JPEG.") from None
-    return mnistify(ink_from_photo(gray), min_ink_fraction=MIN_INK_FRACTION_PHOTO, trim=0.002)
+    ink = ink_from_photo(gray)
+    if (n := count_digits(ink)) > 1:
+        raise SeveralDigitsError(f"The image seems to hold {n} digits side by side; the models read one "
+                                 "digit at a time. Crop the photo to a single digit and upload it again.")
+    return mnistify(ink, min_ink_fraction=MIN_INK_FRACTION_PHOTO, trim=0.002)
 
 
 def ink_from_photo(gray: np.ndarray) -> np.ndarray:
     """A grey photo in [0, 1] -> ink in [0, 1], bright on dark, paper level removed.
 
-    The background is the median brightness (most of a photo is paper); if it is light, the
-    image is inverted. The ink is then stretched so its strongest strokes (after a 3x3
-    median filter, so single specks do not count) reach 1.
+    The background is the median brightness (most of a photo is paper); if it is dark, the
+    image is inverted so the ink is dark on light. The paper's own brightness is then measured
+    locally (a grey closing wider than any stroke, smoothed), and the ink is how much darker
+    than its local paper a pixel is, as a share of it: a shadow across the page darkens paper
+    and ink alike and does not become ink. After a 3x3 median filter (noise, single specks) the
+    ink is stretched so its strongest strokes reach 1.
     """
+    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
+
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(np.concatenate([gray.ravel(), border])))
-    ink = 1.0 - gray if background > 0.5 else gray.copy()
-    level = 1.0 - background if background > 0.5 else background
-    ink = ink - level
-    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
-
-    top = float(ndimage.median_filter(ink, size=3).max())  # the strongest stroke, not one speck
+    light = gray if background > 0.5 else 1.0 - gray  # dark ink on light paper
+    side = max(3, max(gray.shape) // PAPER_WINDOW)
+    # Smoothed first: the closing keeps local maxima, and of sensor noise it would keep the peaks.
+    smooth = ndimage.uniform_filter(light, size=5)
+    paper = ndimage.uniform_filter(ndimage.grey_closing(smooth, size=(side, side), mode="nearest"),
+                                   size=side // 2 + 1, mode="nearest")
+    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
+    # large as a share of it); strokes are wider than 3 pixels at this size.
+    ink = ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
+    top = float(ink.max())
     if top <= 0.08:  # no contrast at all: a blank page
         raise EmptyImageError("No digit found in the image: it looks blank. Upload a photo with dark "
                               "ink on light paper (or light ink on dark).")
     return np.clip(ink / top, 0.0, 1.0)
+
+
+def count_digits(ink: np.ndarray) -> int:
+    """How many ink blobs stand side by side like separate digits (columns of paper between them).
+
+    A blob counts when it holds at least MIN_DIGIT_MASS of the ink and is at least
+    MIN_DIGIT_HEIGHT of the ink's height, so a stray mark or a dash does not make two digits.
+    """
+    from scipy import ndimage
+
+    strong = ndimage.median_filter(np.asarray(ink, np.float32), size=3) >= 0.3
+    if not strong.any():
+        return 0
+    rows = np.flatnonzero(strong.any(axis=1))
+    height = rows[-1] - rows[0] + 1
+    cols = strong.any(axis=0)
+    gap = max(2, int(DIGIT_GAP * len(cols)))  # a thinner gap is a break inside one digit
+    runs, start, empty = [], None, 0
+    for x, c in enumerate(cols):
+        if c:
+            if start is None:
+                start = x
+            empty = 0
+        elif start is not None:
+            empty += 1
+            if empty >= gap:
+                runs.append((start, x - empty + 1))
+                start, empty = None, 0
+    if start is not None:
+        runs.append((start, len(cols) - empty))
+    mass = strong.sum()
+    digits = 0
+    for a, b in runs:
+        part = strong[:, a:b]
+        r = np.flatnonzero(part.any(axis=1))
+        if part.sum() >= MIN_DIGIT_MASS * mass and r[-1] - r[0] + 1 >= MIN_DIGIT_HEIGHT * height:
+            digits += 1
+    return digits

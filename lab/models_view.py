@@ -214,19 +214,17 @@ def _input_lines(digit: Digit, result: engine.Interaction, plain: list[engine.Lo
                    f"{'it' if one else 'them'}.")
 
 
-def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel]) -> None:
-    if digit.hint:
-        st.info(digit.hint, icon=":material/draw:")
-    plain = [m for m in models if not is_denoiser(m)]
-    clean_for = frozenset() if noise.for_all or noise.level == 0 else frozenset(m.key for m in plain)
-    result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind, clean_for)
+def clean_for(noise: NoiseChoice, models: list[engine.LoadedModel]) -> frozenset[str]:
+    """The models that get the clean digit: those that are not denoisers, while there is noise and
+    the user has not asked for noise for every model."""
+    if noise.for_all or noise.level == 0:
+        return frozenset()
+    return frozenset(m.key for m in models if not is_denoiser(m))
+
+
+def viewer_rows(result: engine.Interaction) -> list[dict]:
+    """One viewer row per model: clean digit, what the model got, its code, its reconstruction."""
     clean = viewer.image_panel(result.clean, "Clean 28×28", "Clean input")
-    noisy = viewer.image_panel(result.noisy, "Noisy input", "Noisy input")
-    if not models:
-        viewer.viewer_ui([{"key": "input", "title": "The input", "about": "", "tag": "no model chosen",
-                           "metrics": _metrics(result.noisy_metrics), "panels": [clean, noisy]}], pad.seq())
-        _input_lines(digit, result, [])
-        return
     rows = []
     for out in result.outputs:
         model = out.model
@@ -240,8 +238,20 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
                      "panels": [clean, given,
                                 viewer.code_panel(out.code, model.summary_range, _code_title(model), f"Code of {name}"),
                                 viewer.image_panel(out.recon, "Reconstruction", f"Reconstruction by {name}")]})
-    viewer.viewer_ui(rows, pad.seq())
-    _input_lines(digit, result, plain if clean_for else [])
+    if not rows:  # no model chosen: the input alone
+        rows.append({"key": "input", "title": "The input", "about": "", "tag": "no model chosen",
+                     "metrics": _metrics(result.noisy_metrics),
+                     "panels": [clean, viewer.image_panel(result.noisy, "Noisy input", "Noisy input")]})
+    return rows
+
+
+def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel]) -> None:
+    if digit.hint:
+        st.info(digit.hint, icon=":material/draw:")
+    plain = clean_for(noise, models)
+    result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind, plain)
+    viewer.viewer_ui(viewer_rows(result), pad.seq())
+    _input_lines(digit, result, [m for m in models if m.key in plain])
     show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
     for out in result.outputs:
         if show_channels and out.model.spatial:

@@ -3,8 +3,8 @@
 // Streamlit runs this function again whenever `data` changes, so the DOM, the strokes and the
 // listeners are created once and kept on `parentElement.__pad`. The strokes are in the pad's
 // displayed CSS pixels; Python turns them into the 28x28 digit (ae_core.preprocess.from_strokes).
-// While the pen moves the drawing is sent at most every `data.throttle_ms` (and, while the server
-// has not painted the last one, at most every `data.stall_ms`); pointer-up, Undo and Clear send
+// While the pen moves the drawing is sent at most every `data.throttle_ms`, and not before the
+// viewer has painted the previous one (up to `data.stall_ms`); pointer-up, Undo and Clear send
 // at once. Every message carries a sequence number, shared with the results viewer through
 // `window.__aeLab`, so the viewer never paints an older drawing over a newer one.
 
@@ -44,7 +44,7 @@ function build(root, data) {
     strokes: (data.strokes || []).map((st) => st.map((p) => [p[0], p[1]])),
     size: data.size || 0, // the CSS side the strokes are measured in
     current: null,
-    lastSent: 0, lastSentSeq: 0, timer: null,
+    lastSent: 0, lastSentSeq: 0, timer: null, dirty: false,
     pen: data.pen, throttle: data.throttle_ms, stall: data.stall_ms,
     setStateValue: null,
   };
@@ -97,19 +97,28 @@ function build(root, data) {
   s.send = () => {
     clearTimeout(s.timer);
     s.timer = null;
+    s.dirty = false;
     if (!s.setStateValue || !s.size) return;
     const strokes = s.strokes.map((st) => st.map((p) => [round(p[0]), round(p[1])]));
     s.lastSentSeq = ++lab.seq;
     s.lastSent = performance.now();
     s.setStateValue("drawing", { seq: s.lastSentSeq, size: s.size, strokes });
   };
-  // While drawing: no more often than `throttle` ms, and slower while the server is behind.
-  s.sendSoon = () => {
-    if (s.timer) return;
+  // While drawing: no more often than `throttle` ms; while the server has not painted the last
+  // drawing sent, wait for it (checked every frame) up to `stall` ms, so a slow server is not
+  // queued more reruns than it can answer.
+  s.tick = () => {
+    s.timer = null;
+    if (!s.dirty) return;
+    const now = performance.now();
     const behind = lab.painted < s.lastSentSeq;
-    const wait = Math.max(0, s.lastSent + (behind ? s.stall : s.throttle) - performance.now());
-    if (wait === 0) s.send();
-    else s.timer = setTimeout(s.send, wait);
+    const due = s.lastSent + (behind ? s.stall : s.throttle);
+    if (now >= due) s.send();
+    else s.timer = setTimeout(s.tick, behind ? Math.min(16, due - now) : due - now);
+  };
+  s.sendSoon = () => {
+    s.dirty = true;
+    if (!s.timer) s.tick();
   };
 
   const point = (e) => {

@@ -19,8 +19,8 @@ from ae_core.preprocess import PEN_FRACTION
 
 KEY = "pad"  # the element's key; its state value is named "drawing"
 DRAWING = "pad_drawing"  # session key: {"seq": int, "size": float, "strokes": [[[x, y], ...], ...]}
-THROTTLE_MS = 50  # while the pen moves, at most one update per this many ms...
-STALL_MS = 200  # ...or per this many while the server has not painted the previous one
+THROTTLE_MS = 40  # while the pen moves, at most one update per this many ms, and each one waits...
+STALL_MS = 250  # ...until the previous one is painted, for at most this many ms
 HERE = Path(__file__).parent
 
 

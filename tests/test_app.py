@@ -190,11 +190,16 @@ def test_a_transparent_upload_previews_on_white_paper():
     ("notes.png", b"these are not pixels", "not a PNG or JPEG"),
     ("half.jpg", photo_bytes()[:900], "truncated or corrupt"),
     ("blank.png", None, "looks blank"),
+    ("two.png", "two digits", "single digit"),
 ])
 def test_a_bad_upload_gets_a_clear_message(env, name, data, message):
-    if data is None:
+    if data is None or data == "two digits":
+        img = Image.new("L", (64, 64), 240) if data is None else Image.new("L", (400, 200), 230)
+        if data:
+            ImageDraw.Draw(img).line([(80, 30), (80, 170)], fill=20, width=12)
+            ImageDraw.Draw(img).line([(220, 30), (320, 30), (260, 170)], fill=20, width=12)
         buf = io.BytesIO()
-        Image.new("L", (64, 64), 240).save(buf, format="PNG")
+        img.save(buf, format="PNG")
         data = buf.getvalue()
     at = app()
     at.segmented_control(key="input_mode").set_value("upload").run()
