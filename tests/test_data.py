@@ -99,14 +99,6 @@ def keras_home(monkeypatch, tmp_path):
     monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras-home"))
 
 
-def keras_home(monkeypatch, tmp_path):
-    """Point Keras' cache at an empty folder (Keras reads $KERAS_HOME once, at import)."""
-    from keras.src.backend import config
-
-    (tmp_path / "keras-home").mkdir()
-    monkeypatch.setattr(config, "_KERAS_DIR", str(tmp_path / "keras-home"))
-
-
 def test_offline_download_falls_back_to_bundled(tmp_path, monkeypatch):
     """With no network and no cached file, 'full' tries Keras' real download, fails at once and says so."""
     monkeypatch.delenv(data.ENV_VAR, raising=False)
@@ -124,30 +116,6 @@ def test_offline_download_falls_back_to_bundled(tmp_path, monkeypatch):
     assert attempts, "no download was attempted"
     assert d.source == "bundled" and d.x_test.shape == (2000, 28, 28)
     assert "could not be downloaded" in d.message and "\n" not in d.message
-
-
-def test_a_download_is_read_from_where_keras_put_it(tmp_path, monkeypatch):
-    """Keras writes under $KERAS_HOME (or /tmp/.keras), not always ~/.keras: the file it
-    downloaded is the one loaded (here a small stand-in served instead of the network)."""
-    from keras.src.utils import file_utils
-
-    monkeypatch.delenv(data.ENV_VAR, raising=False)
-    monkeypatch.setattr(data, "KERAS_CACHE_PATH", tmp_path / "absent.npz")
-    keras_home(monkeypatch, tmp_path)
-    rng = np.random.default_rng(0)
-    arrays = {k: rng.integers(0, 255, (n, 28, 28), dtype=np.uint8) for k, n in (("x_train", 80), ("x_test", 20))}
-    arrays |= {"y_train": np.arange(80, dtype=np.uint8) % 10, "y_test": np.arange(20, dtype=np.uint8) % 10}
-
-    def serve(origin, target, *args, **kwargs):
-        with open(target, "wb") as f:
-            np.savez(f, **arrays)
-
-    monkeypatch.setattr(file_utils, "urlretrieve", serve)
-    monkeypatch.setattr(file_utils, "validate_file", lambda *a, **k: True)  # the stand-in has its own hash
-    d = data.load_mnist("full")
-    assert d.source == "download", d.message
-    assert (tmp_path / "keras-home" / "datasets" / "mnist.npz").is_file()
-    assert len(d.x_train) + len(d.x_val) == 80 and len(d.x_test) == 20
 
 
 def test_a_download_is_read_from_where_keras_put_it(tmp_path, monkeypatch):

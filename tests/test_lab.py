@@ -189,3 +189,36 @@ def test_capped_training_data_covers_every_class():
     assert set(np.unique(data.y_train)) == set(range(10)) and set(np.unique(data.y_val)) == set(range(10))
     np.testing.assert_array_equal(data.x_test, bundled().x_test)  # the test digits are never cut
     assert training_data(None, bundled()) is bundled()  # no cap: the whole set, no copy
+
+
+# --- Explore: results keyed by model, not by name or object id --------------------------------
+
+def test_models_with_the_same_name_keep_their_own_sweep_line_and_label(tiny_models, monkeypatch):
+    import dataclasses
+
+    from lab import explore_data, explore_view
+
+    monkeypatch.setattr(explore_data, "baselines", dict)  # models only: the baselines are slow to fit
+    models, _ = tiny_models
+    pretrained = dataclasses.replace(models[0], key="pretrained:d", name="d", title="D (shipped)")
+    saved = dataclasses.replace(models[1], key="saved:d", name="d", kind="saved", title="D, saved v1")
+    sweep = explore_data.sweep([pretrained, saved])
+    assert {"pretrained:d", "saved:d"} <= set(sweep.psnr)  # two models, two lines
+    assert not np.allclose(sweep.psnr["pretrained:d"], sweep.psnr["saved:d"])
+    figure = explore_view.sweep_figure(sweep, None, [pretrained, saved]).to_dict()
+    names = [t["name"] for t in figure["data"] if t.get("showlegend")]
+    assert names == ["noisy input", "D (shipped)", "D, saved v1"]
+
+
+def test_explore_cache_key_follows_the_model_file_not_the_object():
+    import dataclasses
+
+    from lab import explore_data
+
+    net = object()
+    a = engine.LoadedModel("saved:m", "m", "m", "saved", None, (32,), net, (0, 1), (0, 1),
+                           {"model_sha256": "a" * 64})
+    retrained = dataclasses.replace(a, manifest={"model_sha256": "b" * 64})  # same object, new file
+    reloaded = dataclasses.replace(a, net=object())  # the same file loaded again
+    assert explore_data.cache_key(retrained) != explore_data.cache_key(a)
+    assert explore_data.cache_key(reloaded) == explore_data.cache_key(a)
