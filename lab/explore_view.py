@@ -354,7 +354,7 @@ def _manifold_figure(key: tuple, _grid: np.ndarray) -> dict:
                       "hovertemplate": "z = (%{x:.2f}, %{y:.2f})<br>click to decode<extra></extra>",
                       "showlegend": False}],
             "layout": {"height": 440, "width": 440, "margin": {"l": 36, "r": 8, "t": 8, "b": 32},
-                       "font": figures.FONT, "dragmode": False, "clickmode": "event+select",
+                       "font": figures.FONT, "dragmode": "pan", "clickmode": "event+select",
                        "xaxis": {"range": [-edge, edge], "fixedrange": True, "title": {"text": "z1"},
                                  "zeroline": False, "showgrid": False},
                        "yaxis": {"range": [-edge, edge], "fixedrange": True, "title": {"text": "z2"},
@@ -572,7 +572,10 @@ SECTIONS = (":material/tune: Playground & interpolation", ":material/scatter_plo
             ":material/blur_on: Digit manifold", ":material/stairs: Bottleneck ladder",
             ":material/compare: Baselines & noise sweep", ":material/history: History & export")
 KEPT = ("explore_section", "explore_model")  # widget choices kept while the tab is closed
-STICKY = "<style>.st-key-pg_view{position:sticky;top:3.5rem;z-index:5;background:var(--st-background-color,#fff)}</style>"
+# Sticky on the wrapper Streamlit puts around the keyed container (sticky moves an element only
+# within its parent, and the wrapper is exactly as tall as the container).
+STICKY = ("<style>[data-testid=stLayoutWrapper]:has(> .st-key-pg_view){position:sticky;top:3.5rem;z-index:5;"
+          "background:var(--st-background-color,#fff)}</style>")
 
 
 def _keep(key: str) -> None:
