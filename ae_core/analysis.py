@@ -221,7 +221,7 @@ def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0,
         share = s[:2] ** 2 / max(float((s**2).sum()), 1e-12)
         return CodeMap("pca", ((flat - mean) @ vt.T).astype(np.float32), flat, mean, vt,
                        (float(share[0]), float(share[1])))
-    try:  # an optional dependency (requirements-dev.txt): installed, it slows `import keras` by 1-2 s
+    try:  # imported here, not at the top: the page never pays for it until a t-SNE map is asked for
         from sklearn.manifold import TSNE
         from threadpoolctl import threadpool_limits
     except ImportError:

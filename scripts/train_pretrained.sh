@@ -7,4 +7,8 @@ PY=${PYTHON:-python}
 for preset in dense_seed conv_seed dense_deep conv_denoiser; do
   "$PY" -m ae_core train "$preset" --out pretrained
 done
+# The VAEs (the digit manifold, the digit score) and the bottleneck ladder: about 10 minutes.
+for preset in vae_2d vae_32d ladder_2 ladder_4 ladder_8 ladder_16 ladder_32 ladder_64; do
+  "$PY" -m ae_core train "$preset" --out pretrained
+done
 "$PY" -m ae_core evaluate --models pretrained --report-dir benchmarks
