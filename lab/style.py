@@ -13,13 +13,17 @@ CSS = """
 h1 {font-size: 2.2rem !important; padding-top: 0.2rem !important;}
 .input-line {font-size: 0.85rem; color: #5b6070; font-variant-numeric: tabular-nums;}
 .input-line abbr {text-decoration: underline dotted rgba(49, 51, 63, 0.35); cursor: help;}
-/* Phones: room for Streamlit's header above the title, and the Lab in the order a finger needs
-   it: the pad, then the results right below it, then the model choice and the noise controls.
-   The Lab's two columns (and the fragments' wrappers in them) give up their boxes so their
-   elements can be ordered as one list. */
+/* Phones: room for Streamlit's header above the title. */
 @media (max-width: 640px) {
   .block-container {padding: 4.2rem 0.9rem 1rem 0.9rem;}
   h1 {font-size: 1.7rem !important;}
+}
+/* A narrow page (a phone, or a small window with the sidebar open): the Lab in one column, in
+   the order a finger needs it: the pad, the results right below it, then the model choice and
+   the noise controls. The Lab's two columns (and the fragments' wrappers in them) give up their
+   boxes so their elements can be ordered as one list. */
+.block-container {container-type: inline-size;}
+@container (max-width: 600px) {
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) {flex-direction: column; flex-wrap: nowrap; gap: 1rem;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) > [data-testid="stColumn"],
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) > [data-testid="stColumn"] > [data-testid="stVerticalBlock"],
@@ -31,6 +35,7 @@ h1 {font-size: 2.2rem !important; padding-top: 0.2rem !important;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) .st-key-models, [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) .st-key-show_channels {order: 2 !important;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) [data-testid="stLayoutWrapper"]:has(> .st-key-noise_box) {order: 3;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) [data-testid="stExpander"] {order: 4;}
+  [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) .st-key-pad {max-width: 26rem;}
 }
 </style>
 """

@@ -127,7 +127,23 @@ def test_draw_with_the_mouse_and_the_reconstructions_follow_the_pen(server):
         page.get_by_text("your drawing, cropped").wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "browser_drawn.png"))
 
+        # The drawing survives a visit to the Explore tab.
+        pad_pixels = page.locator(PAD).evaluate("e => e.toDataURL()")
+        page.get_by_role("tab", name="Explore").click()
+        page.get_by_role("tab", name="Code map").wait_for(timeout=120_000)
+        page.get_by_role("tab", name="Lab").click()
+        page.get_by_text("your drawing, cropped").wait_for(timeout=30_000)
+        assert page.locator(PAD).evaluate("e => e.toDataURL()") == pad_pixels
+
+        # A second stroke, then Ctrl+Z and Undo take the strokes back one by one.
         drawn = page.locator(RECONS).evaluate_all(PIXELS)
+        page.mouse.move(box["x"] + 110 * k, box["y"] + 150 * k)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 190 * k, box["y"] + 150 * k, steps=8)
+        page.mouse.up()
+        crossed = changed(page, drawn)
+        page.keyboard.press("Control+z")
+        changed(page, crossed)
         page.get_by_role("button", name="Undo", exact=True).click()
         page.get_by_text("Draw a digit on the pad").wait_for(timeout=30_000)  # an empty pad asks for one
         assert page.locator(RECONS).evaluate_all(PIXELS) != drawn
@@ -186,7 +202,7 @@ def test_draw_with_a_finger_on_a_phone(server):
         page.get_by_text("your drawing, cropped").wait_for(timeout=30_000)
         page.screenshot(path=str(ARTIFACTS / "browser_phone.png"))
         page.get_by_role("button", name="Clear", exact=True).tap()
-        page.get_by_text("Draw a digit on the pad").wait_for(timeout=30_000)
+        page.get_by_text("Draw a digit on the pad").wait_for(timeout=60_000)
 
 
 MAP_POINT = """() => {
