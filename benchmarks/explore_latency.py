@@ -39,8 +39,8 @@ SPENT: dict[str, float] = {}
 def instrument() -> None:
     from lab import explore_view
 
-    for name in ("page", "playground", "interpolation", "map_section", "code_map", "digit_check", "baselines",
-                 "noise_sweep", "history", "export"):
+    for name in ("page", "playground", "interpolation", "map_section", "code_map", "digit_check", "manifold",
+                 "ladder", "baselines", "noise_sweep", "history", "export"):
         fn = getattr(explore_view, name)
 
         def wrapped(*args, _fn=fn, _name=name):
@@ -68,6 +68,16 @@ def main(repeats: int = 15) -> None:
         ("Playground", "interpolation steps", "interpolation",
          lambda a: a.slider(key="interp_steps").set_value(int(rng.integers(3, 13)))),
         ("Playground", "interpolation another", "interpolation", lambda a: a.button(key="interp_random").click()),
+        ("Playground", "interpolation class", "interpolation",
+         lambda a: a.selectbox(key="interp_label").set_value(int(rng.integers(10)))),
+        # A click on the manifold sets mf_z1/mf_z2 in its callback, then reruns the panel: the
+        # sliders take the same path.
+        ("Digit manifold", "manifold slider / click", "manifold",
+         lambda a: a.slider(key=f"mf_z{rng.integers(1, 3)}").set_value(round(float(rng.uniform(-2.5, 2.5)), 2))),
+        ("Digit manifold", "dream up a digit", "manifold", lambda a: a.button(key="mf_dream").click()),
+        ("Digit manifold", "posterior sample", "manifold", lambda a: a.button(key="mf_posterior").click()),
+        ("Code map", "map PCA / t-SNE", "code_map",
+         lambda a: a.segmented_control(key="map_method").set_value(["pca", "tsne"][int(rng.integers(2))])),
         # A click runs explore_view._on_map_select (load_test_digit), then reruns the whole app,
         # in which only the open Explore section (the map) runs.
         ("Code map", "map click (full app rerun)", None, lambda a: [a.session_state.__setitem__(k, v) for k, v in
@@ -75,11 +85,13 @@ def main(repeats: int = 15) -> None:
         ("Code map", "open another section", None, None),
     ]
     print(f"{'interaction':30s} {'panel':14s} {'p50 ms':>7s} {'p95 ms':>7s}   (whole AppTest run p50)")
-    sections = [t.label for t in at.tabs if any(w in t.label for w in ("Playground", "Code map", "Baselines",
-                                                                           "History"))]
-    for label in sections:  # warm every section's caches (codes, map, sweep, baselines) once
+    sections = [t.label for t in at.tabs if any(w in t.label for w in ("Playground", "Code map", "Digit manifold",
+                                                                           "Bottleneck ladder", "Baselines", "History"))]
+    for label in sections:  # warm every section's caches (codes, maps, manifold, score, sweep) once
         at.session_state["explore_section"] = label
         at.run()
+        if "Code map" in label:  # and the t-SNE map (computed once per model, then read from disk)
+            at.segmented_control(key="map_method").set_value("tsne").run()
     for section, name, what, action in cases:
         if action is None:  # switching sections: a full rerun of the app with another section
             others = [lb for lb in sections if section not in lb]

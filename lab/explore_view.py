@@ -346,7 +346,7 @@ def _manifold_figure(key: tuple, _grid: np.ndarray) -> dict:
     step = 2 * span / (n - 1)
     picture = analysis.tile(_grid.reshape(-1, 28, 28), n)
     source = "data:image/png;base64," + base64.b64encode(analysis.to_png_bytes(picture)).decode()
-    lattice = np.round(np.linspace(-span - step / 2, span + step / 2, 3 * n + 1), 3)
+    lattice = np.round(np.linspace(-span, span, 2 * n - 1), 3)  # the cells and the midpoints between them
     gx, gy = np.meshgrid(lattice, lattice)
     edge = span + step / 2
     return {"data": [{"type": "scattergl", "mode": "markers", "name": "plane", "x": gx.ravel().tolist(),
