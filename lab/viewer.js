@@ -9,6 +9,12 @@
 
 const lab = (window.__aeLab = window.__aeLab || { seq: 0, painted: 0 });
 
+function el(tag, className) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  return node;
+}
+
 function b64bytes(s) {
   const bin = atob(s);
   const out = new Uint8ClampedArray(bin.length);
@@ -48,21 +54,18 @@ function hoverText(p, i) {
 }
 
 function panelNode(p) {
-  const cell = document.createElement("figure");
-  cell.className = "panel";
-  const box = document.createElement("div");
-  box.className = "box";
-  const canvas = document.createElement("canvas");
+  const cell = el("figure", "panel");
+  const box = el("div", "box");
+  const canvas = el("canvas");
   canvas.setAttribute("role", "img");
   const side = Math.max(p.w, p.h);
   canvas.style.width = (100 * p.w / side) + "%";
   canvas.style.height = (100 * p.h / side) + "%";
   box.append(canvas);
-  const cap = document.createElement("figcaption");
+  const cap = el("figcaption");
   cell.append(cap, box);
   if (p.values) {
-    const tip = document.createElement("div");
-    tip.className = "tip";
+    const tip = el("div", "tip");
     tip.setAttribute("role", "tooltip");
     box.append(tip);
     const show = (e) => {
@@ -91,12 +94,9 @@ function fill(cell, p) {
 }
 
 function rowNode(row) {
-  const node = document.createElement("section");
-  node.className = "row";
-  const head = document.createElement("div");
-  head.className = "head";
-  const grid = document.createElement("div");
-  grid.className = "panels";
+  const node = el("section", "row");
+  const head = el("div", "head");
+  const grid = el("div", "panels");
   grid.style.gridTemplateColumns = `repeat(${row.panels.length}, minmax(0, 1fr))`;
   for (const p of row.panels) grid.append(panelNode(p));
   node.append(head, grid);
@@ -105,20 +105,19 @@ function rowNode(row) {
 
 function fillHead(head, row) {
   head.replaceChildren();
-  const title = document.createElement("b");
+  const title = el("b");
   title.textContent = row.title;
   if (row.about) title.title = row.about;
   head.append(title);
   if (row.tag) {
-    const tag = document.createElement("i");
+    const tag = el("i");
     tag.textContent = row.tag;
     head.append(tag);
   }
-  const metrics = document.createElement("span");
-  metrics.className = "metrics";
+  const metrics = el("span", "metrics");
   row.metrics.forEach((m, i) => {
     if (i) metrics.append(" · ");
-    const a = document.createElement("abbr");
+    const a = el("abbr");
     a.title = m.help;
     a.textContent = `${m.name} ${m.text}`;
     metrics.append(a);
@@ -129,8 +128,7 @@ function fillHead(head, row) {
 export default function ({ parentElement, data }) {
   let s = parentElement.__viewer;
   if (!s) {
-    s = parentElement.__viewer = { root: document.createElement("div"), layout: "", painted: -1 };
-    s.root.className = "viewer";
+    s = parentElement.__viewer = { root: el("div", "viewer"), layout: "", painted: -1 };
     parentElement.append(s.root); // append: the element also holds the component's <style>
   }
   const seq = data.seq || 0;
