@@ -53,6 +53,7 @@ CANDIDATES = {
         ("dense_deep", "bce"), ("dense_deep", "class"), ("vae_32d", "bce"), ("vae_32d", "class"),
         ("dense_seed", "class")),
     "ladder_16 bce + class": (("ladder_16", "bce"), ("ladder_16", "class")),
+    "the above, ladder_16/32/64 class (the choice)": score.DEFAULT_PARTS,
 }
 
 
