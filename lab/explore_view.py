@@ -430,9 +430,10 @@ def ladder(settings: Settings, digit: inputs_view.Digit | None) -> None:
     from ae_core.presets import LADDER_SIZES
 
     if digit is not None:
-        models = {size: explore_data.pretrained(settings, f"ladder_{size}") for size in LADDER_SIZES}
+        with st.spinner("Loading the ladder's six models and fitting PCA (once)…"):
+            models = {size: explore_data.pretrained(settings, f"ladder_{size}") for size in LADDER_SIZES}
+            pca = explore_data.pca_ladder()
         shown = [size for size, m in models.items() if m is not None]
-        pca = explore_data.pca_ladder()
         ae_row = [models[size].run(digit.image[None])[1][0] for size in shown]
         pca_row = [pca[size](digit.image[None])[0] for size in LADDER_SIZES]
         if shown:

@@ -252,3 +252,13 @@ def test_noise_change_reaches_baselines_and_downloads(env):
     downloads = {d.key: d for d in at.get("download_button")}
     assert {"dl_input", "dl_noisy", "dl_row"} <= set(downloads)
     assert "280×280" in texts(at)  # the downloads are enlarged, and say so
+
+
+def test_ladder_curve_reads_the_evaluation_report():
+    report = {"sizes": [2, 4, 8], "autoencoder": {"2": {"bce": 0.2, "psnr": 14.0}, "8": {"bce": 0.13, "psnr": 17.4}},
+              "pca": {str(k): {"bce": 0.3 - 0.01 * k, "psnr": 12.0 + k / 4} for k in (2, 4, 8)}}
+    traces = explore_view.ladder_figure(report).to_dict()["data"]
+    assert [(t["name"], t["yaxis"]) for t in traces] == [("autoencoder", "y"), ("autoencoder", "y2"),
+                                                          ("PCA", "y"), ("PCA", "y2")]
+    assert traces[0]["x"] == [2, 8] and traces[0]["y"] == [0.2, 0.13]  # a missing size is left out
+    assert traces[3]["x"] == [2, 4, 8] and traces[3]["y"] == [12.5, 13.0, 14.0]
