@@ -262,3 +262,16 @@ def test_ladder_curve_reads_the_evaluation_report():
                                                           ("PCA", "y"), ("PCA", "y2")]
     assert traces[0]["x"] == [2, 8] and traces[0]["y"] == [0.2, 0.13]  # a missing size is left out
     assert traces[3]["x"] == [2, 4, 8] and traces[3]["y"] == [12.5, 13.0, 14.0]
+
+
+def test_vae_rows_in_the_lab_show_the_mean_code_and_its_reconstruction(env):
+    from tests.app_support import viewer_rows
+
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["models"] = ["pretrained:vae_2d", "pretrained:vae_32d"]
+    at.run()
+    assert_clean(at)
+    rows = {r["key"]: r for r in viewer_rows(at)}
+    assert set(rows) == {"pretrained:vae_2d", "pretrained:vae_32d"}
+    titles = [[p.get("title") for p in r["panels"]] for r in rows.values()]
+    assert ["Code (2)", "Code 8×4"] == [t[2] for t in titles] and all(t[3] == "Reconstruction" for t in titles)
