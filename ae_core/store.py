@@ -82,7 +82,7 @@ class StoredModel:
 
 def check_name(name: str) -> str:
     """A model name is a plain file stem: letters, digits, '_', '-', '.'; never a path."""
-    if not isinstance(name, str) or not NAME_RE.match(name) or ".." in name:
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name) or ".." in name:
         raise ValueError("A model name may use letters, digits, '_', '-' and '.', up to 64 "
                          f"characters, and must not be a path. Received: name={name!r}")
     return name
@@ -90,7 +90,7 @@ def check_name(name: str) -> str:
 
 def check_new_name(name: str) -> str:
     """A name someone types for a version: letters, digits, '-' and '_', up to 64 characters."""
-    if not isinstance(name, str) or not NEW_NAME_RE.match(name):
+    if not isinstance(name, str) or not NEW_NAME_RE.fullmatch(name):
         raise ValueError("A name may use letters, digits, '-' and '_' (up to 64 characters, "
                          f"starting with a letter or digit). Received: name={name!r}")
     return name
@@ -491,7 +491,7 @@ def list_models(folder: Path | str) -> list[str]:
     if not folder.is_dir():
         return []
     return sorted(p.stem for p in folder.glob("*.json")
-                  if not p.name.startswith(".") and NAME_RE.match(p.stem))
+                  if not p.name.startswith(".") and NAME_RE.fullmatch(p.stem))
 
 
 def next_version_name(folder: Path | str, base: str) -> str:

@@ -15,29 +15,22 @@ import numpy as np
 import pytest
 
 from ae_core import store
-from tests.app_support import (ROOT, app, assert_clean, canvas_state, complete_pretrained, point_app_at,
-                               rows, texts, untrained_models, wait_for, z)
+from tests.app_support import app, assert_clean, point_app_at, rows, texts, wait_for, z
 from tests.reliability_support import CANVASES, canvas_png, uploads
 
 SHOWN = ("dense_seed", "conv_seed")  # the page's default models
 
 
-@pytest.fixture(scope="module")
-def source_models(tmp_path_factory) -> Path:
-    if complete_pretrained():
-        return ROOT / "pretrained"
-    return untrained_models(tmp_path_factory.mktemp("stand-ins"))
-
-
 @pytest.fixture
-def models_copy(tmp_path, source_models) -> Path:
-    """The default models copied into a folder these tests may break."""
+def models_copy(tmp_path, pretrained_dir) -> Path:
+    """The default models (manifest, .keras and ONNX files) copied into a folder these tests may break."""
     folder = tmp_path / "pretrained"
     folder.mkdir()
     for name in SHOWN:
-        manifest = json.loads((source_models / f"{name}.json").read_text())
-        shutil.copy2(source_models / f"{name}.json", folder)
-        shutil.copy2(source_models / manifest["model_file"], folder)
+        manifest = json.loads((pretrained_dir / f"{name}.json").read_text())
+        shutil.copy2(pretrained_dir / f"{name}.json", folder)
+        for file_name in store._model_files(manifest):
+            shutil.copy2(pretrained_dir / file_name, folder)
     return folder
 
 
@@ -49,6 +42,8 @@ def env(monkeypatch, tmp_path, models_copy):
 # --- odd input -----------------------------------------------------------------------------
 
 def test_odd_canvases_never_break_the_page(env):
+    from tests.app_support import canvas_state  # (the drawing pad's input; see lab/pad.py)
+
     at = app()
     for kind in CANVASES:
         at.session_state["canvas"] = canvas_state(canvas_png(kind))
@@ -148,21 +143,59 @@ def test_model_files_broken_while_the_app_runs(env, models_copy):
 
 # --- training that goes wrong --------------------------------------------------------------
 
-def test_a_diverged_run_says_so_and_keeps_nothing(env, monkeypatch):
-    import ae_core.training as training
-    from ae_core.models import build
+@pytest.fixture
+def fake_trainer(monkeypatch, tmp_path):
+    """The page's job manager with a fake trainer process (`body` speaks the worker's protocol)."""
+    from lab import resources
+    from lab.jobs import JobManager
+    from tests.jobs_support import fake_worker
 
-    def diverge(spec, config, data, callbacks=(), **_):
-        return training.TrainResult(build(spec), {"loss": [float("nan")], "val_loss": [float("nan")]}, 1,
-                                    "diverged", 0.1)
-    monkeypatch.setattr(training, "train", diverge)
+    managers = []
+
+    def use(body: str) -> JobManager:
+        manager = JobManager(scratch_root=tmp_path / "scratch", command=fake_worker(tmp_path, body))
+        managers.append(manager)
+        monkeypatch.setattr(resources, "job_manager", lambda: manager)
+        return manager
+
+    yield use
+    for manager in managers:
+        manager.shutdown()
+
+
+def session_options(at) -> list[str]:
+    return [k for k in at.multiselect(key="models").options if k.startswith("session:")]
+
+
+def save_buttons(at) -> list:
+    return [b for b in at.sidebar.button if b.key and b.key.startswith("save_")]
+
+
+def test_a_diverged_run_says_so_and_keeps_nothing(env, fake_trainer):
+    fake_trainer('''
+emit({"type": "epoch", "epoch": 1, "loss": None, "val_loss": None, "elapsed": 0.1})
+emit({"type": "finished", "status": "diverged", "epochs_run": 1, "name": None, "history": {"loss": [None]},
+      "warning": "The loss became NaN or infinite: the run diverged."})
+''')
     at = app()
     at.sidebar.selectbox(key="train_preset").set_value("dense_seed")
     at.sidebar.button(key="train").click().run()
     wait_for(at, lambda a: any("diverged" in e.value for e in a.sidebar.error))
-    assert not at.session_state["session_models"] if "session_models" in at.session_state else True
-    assert not any(k.startswith("session:") for k in rows(at))
+    assert "nothing was kept" in " ".join(e.value for e in at.sidebar.error)
+    assert not save_buttons(at) and not session_options(at)  # never offered for saving
     assert store.list_models(Path(env) / "models") == []
+    assert at.sidebar.button(key="train")  # the form is back
+
+
+def test_a_crashed_trainer_fails_the_run_and_the_page_keeps_serving(env, fake_trainer):
+    fake_trainer("os.kill(os.getpid(), signal.SIGKILL)")
+    at = app()
+    at.sidebar.button(key="train").click().run()
+    wait_for(at, lambda a: any("failed" in e.value for e in a.sidebar.error))
+    errors = " ".join(e.value for e in at.sidebar.error)
+    assert "killed by SIGKILL" in errors and "out of memory" in errors
+    assert not session_options(at) and at.sidebar.button(key="train")
+    assert at.multiselect(key="models").value  # the models still run
 
 
 def test_a_full_disk_on_save_is_explained_and_the_run_is_kept(env, monkeypatch):
@@ -173,20 +206,20 @@ def test_a_full_disk_on_save_is_explained_and_the_run_is_kept(env, monkeypatch):
     wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown))
 
     def full(*_a, **_k):
-        raise OSError(errno.ENOSPC, "No space left on device")
+        raise OSError(errno.ENOSPC, "No space left on device", str(Path(env) / "models" / "x.keras"))
     with monkeypatch.context() as patch:  # (monkeypatch.undo() would also drop the env settings)
-        patch.setattr(store, "save", full)
-        save = [b for b in at.sidebar.button if b.key and b.key.startswith("save_")][0]
-        save.click().run()
+        patch.setattr(store, "copy", full)
+        save_buttons(at)[0].click().run()
         assert_clean(at)
     errors = " ".join(e.value for e in at.sidebar.error)
     assert "Could not save" in errors and "No space left on device" in errors
+    assert str(env) not in errors  # never a server path
     assert at.session_state["session_models"]  # the run is still there to save later
     assert store.list_models(Path(env) / "models") == []
-    save = [b for b in at.sidebar.button if b.key and b.key.startswith("save_")][0]
-    save.click().run()
+    save_buttons(at)[0].click().run()
     assert_clean(at)
     assert store.list_models(Path(env) / "models") == ["dense_seed-v1"]
+    assert str(env) not in " ".join(s.value for s in at.sidebar.success)
 
 
 # --- sessions are isolated -----------------------------------------------------------------
@@ -229,3 +262,44 @@ def test_one_sessions_training_and_settings_never_change_another_until_saved(env
     assert_clean(b)
     assert any("dense_seed-v1" in o for o in b.multiselect(key="models").options)  # labels, not keys
     assert set(rows(b)) == set(before)
+
+
+# --- what a visitor sends is shown as text and never written ----------------------------------
+
+HOSTILE = '<img src=x onerror="alert(1)">.png'
+
+
+def test_a_hostile_upload_name_is_shown_as_text_and_the_upload_is_never_written(env, monkeypatch):
+    import builtins
+    import os
+    from html import escape
+
+    from tests.reliability_support import uploads
+
+    at = app()
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    writes = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file, mode="r", *a, **k):
+        if any(c in mode for c in "wax+"):
+            writes.append(file)
+        return real_open(file, mode, *a, **k)
+
+    def spy_os_open(path, flags, *a, **k):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            writes.append(path)
+        return real_os_open(path, flags, *a, **k)
+
+    good = uploads()["greyscale JPEG"][1]
+    with monkeypatch.context() as patch:
+        patch.setattr(builtins, "open", spy_open)
+        patch.setattr(os, "open", spy_os_open)
+        for data in (good, b"not an image"):
+            at.file_uploader(key="upload").set_value((HOSTILE, data, "image/png")).run()
+            assert_clean(at)
+            html = [m.value for m in at.markdown if m.proto.allow_html]
+            assert not [h for h in html if "<img" in h], html  # never as markup
+            page = texts(at)
+            assert HOSTILE in page.replace(escape(HOSTILE), "") or escape(HOSTILE) in page  # shown as text
+    assert writes == []

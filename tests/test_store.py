@@ -191,3 +191,57 @@ def test_stale_removal_keeps_files_whose_manifest_is_unreadable(tmp_path):
     _age(a_file, 2 * store.STALE_SECONDS)
     assert store.remove_stale(tmp_path) == []
     assert a_file.exists()
+
+
+def test_every_rename_is_followed_by_a_folder_fsync(tmp_path, monkeypatch):
+    """A rename lives in the folder's data: without fsyncing the folder, a power cut after
+    `save` returned could bring back the old manifest."""
+    events = []
+    real_replace, real_fsync = os.replace, os.fsync
+
+    def replace(src, dst):
+        events.append(("rename", os.path.basename(str(dst))))
+        real_replace(src, dst)
+
+    def fsync(fd):
+        events.append(("fsync", "folder" if os.path.isdir(os.readlink(f"/proc/self/fd/{fd}")) else "file"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(os, "fsync", fsync)
+    _save(tmp_path)
+    monkeypatch.undo()
+    ours = [i for i, e in enumerate(events) if e[0] == "rename" and not e[1].startswith(".")]
+    assert [events[i][1].rsplit(".", 1)[-1] for i in ours] == ["keras", "onnx", "onnx", "json"]
+    for i in ours:
+        assert events[i + 1] == ("fsync", "folder"), events
+
+
+COPIER = """
+import sys
+sys.path.insert(0, sys.argv[1])
+from ae_core import store
+print(store.copy(sys.argv[2], "m", sys.argv[3], base="m").stem)
+"""
+
+
+def test_two_processes_never_take_the_same_version_name(tmp_path):
+    """Two servers, or a server and the CLI, saving into one folder at the same moment."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    _save(tmp_path / "src")
+    root = str(Path(__file__).resolve().parents[1])
+    procs = [subprocess.Popen([sys.executable, "-c", COPIER, root, str(tmp_path / "src"), str(tmp_path / "dst")],
+                              stdout=subprocess.PIPE, text=True) for _ in range(4)]
+    names = sorted(p.communicate(timeout=120)[0].strip() for p in procs)
+    assert names == ["m-v1", "m-v2", "m-v3", "m-v4"]
+    for name in names:
+        assert store.load_onnx(tmp_path / "dst", name).manifest["name"] == name
+
+
+def test_save_with_exclusive_never_replaces(tmp_path):
+    _save(tmp_path)
+    with pytest.raises(store.NameTaken):
+        store.save(models.build(models.DenseSpec()), models.DenseSpec(), tmp_path, "m", exclusive=True)
