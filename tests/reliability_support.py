@@ -1,10 +1,10 @@
 """Shared by the reliability tests and benchmarks/reliability.py: the kill campaign, bad inputs.
 
 Kill campaign. A models folder holds `dense_seed` (a copy of the shipped one, or an untrained
-stand-in) and `other`. A real Python process ("zygote") imports Keras once, builds a few models
-with different weights, then forks one child per trial; each child saves over `dense_seed` and is
-killed with SIGKILL, either by itself at an exact step of `store.save` (before or after each
-rename and fsync) or by the zygote after a random delay while it saves in a loop. A separate,
+stand-in) and `other`. For each trial a real Python process imports Keras, builds a few models
+with different weights and saves over `dense_seed` (the .keras file, its ONNX halves, the
+manifest); it is killed with SIGKILL, either by itself at an exact step of `store.save` (before
+or after each rename and fsync) or from outside after a random delay while it saves in a loop. A separate,
 fresh process is killed at a random moment while it trains. After every kill the folder is checked:
 `other` is byte-identical; `dense_seed` loads, and is either byte-identical to before (manifest and
 model file) or a complete new save; `list_models` lists exactly the two names.
@@ -30,20 +30,22 @@ HOOK_POINTS = (
     "keras-write",  # inside Keras' write of the staged model (its first zip entry)
     "model-fsync",  # the staged model written, before fsync
     "model-rename",  # before the model file is renamed to NAME-<hash>.keras
-    "manifest-fsync",  # the new model in place, the manifest's temp file written, before fsync
+    "onnx-fsync",  # the model in place, the staged encoder .onnx written, before fsync
+    "onnx-rename",  # before the decoder's .onnx file is renamed into place
+    "manifest-fsync",  # every model file in place, the manifest's temp file written, before fsync
     "manifest-rename",  # before the manifest replace (the commit point)
-    "after-commit",  # after the manifest replace, before the old model file is removed
+    "after-commit",  # after the manifest replace, before the old model files are removed
 )
 
-ZYGOTE = r'''
+SAVER = r'''
 import json, os, random, signal, sys, time, zipfile
 sys.path.insert(0, sys.argv[1])
-folder, n_models = sys.argv[2], int(sys.argv[3])
+folder, cmd, point = sys.argv[2], sys.argv[3], sys.argv[4]
 from ae_core import models, store
 import keras
 spec = models.DenseSpec()
 pool = []
-for i in range(n_models):
+for i in range(4):
     keras.utils.set_random_seed(1000 + i)
     pool.append(models.build(spec))
 
@@ -51,20 +53,21 @@ def die():
     os.kill(os.getpid(), signal.SIGKILL)
 
 def hook(point):
-    """SIGKILL this process at `point` of store.save."""
-    counts = {"replace": 0, "fsync": 0}
+    """SIGKILL this process at `point` of store.save (steps told apart by the file names)."""
     real_replace, real_fsync, real_write = os.replace, os.fsync, zipfile.ZipFile.writestr
     def replace(src, dst):
-        counts["replace"] += 1
-        n = counts["replace"]  # 1: Keras staging, 2: model -> NAME-hash.keras, 3: manifest
-        if (point == "model-rename" and n == 2) or (point == "manifest-rename" and n == 3):
+        name = os.path.basename(str(dst))
+        final_model = name.endswith(".keras") and not name.startswith(".")  # not Keras' own staging
+        if (point == "model-rename" and final_model) or (point == "onnx-rename" and name.endswith(".decoder.onnx")) \
+                or (point == "manifest-rename" and name.endswith(".json")):
             die()
         real_replace(src, dst)
-        if point == "after-commit" and n == 3:
+        if point == "after-commit" and name.endswith(".json"):
             die()
     def fsync(fd):
-        counts["fsync"] += 1
-        if (point == "model-fsync" and counts["fsync"] == 1) or (point == "manifest-fsync" and counts["fsync"] == 2):
+        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
+        if (point == "model-fsync" and name.endswith(".keras")) or (point == "onnx-fsync" and ".encoder.onnx." in name) \
+                or (point == "manifest-fsync" and ".json." in name):
             die()
         real_fsync(fd)
     def writestr(self, *a, **k):
@@ -73,28 +76,15 @@ def hook(point):
             die()
     os.replace, os.fsync, zipfile.ZipFile.writestr = replace, fsync, writestr
 
-print("READY", flush=True)
-for line in sys.stdin:
-    cmd, arg = line.split()
-    started = time.perf_counter()
-    pid = os.fork()
-    if pid == 0:
-        if cmd == "hook":
-            hook(arg)
-            store.save(pool[0], spec, folder, "dense_seed")
-            os._exit(0)  # the hook was never reached
-        i = 0
-        while True:  # "random": save until killed from outside
-            store.save(pool[i % len(pool)], spec, folder, "dense_seed")
-            i += 1
-            with open(os.path.join(folder, ".saves.log"), "a") as f:
-                f.write("saved\n")
-    if cmd == "random":
-        time.sleep(float(arg))
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    sig = os.WTERMSIG(status) if os.WIFSIGNALED(status) else 0
-    print(json.dumps({"cmd": cmd, "arg": arg, "signal": sig, "seconds": time.perf_counter() - started}), flush=True)
+print("SAVING", flush=True)
+if cmd == "hook":
+    hook(point)
+    store.save(pool[0], spec, folder, "dense_seed")
+    sys.exit(0)  # the hook was never reached
+i = 0
+while True:  # "random": save until killed from outside
+    store.save(pool[i % len(pool)], spec, folder, "dense_seed")
+    i += 1
 '''
 
 TRAINER = r'''
@@ -124,7 +114,8 @@ def make_store(folder: Path) -> dict[str, bytes]:
     if shipped.is_file():
         manifest = json.loads(shipped.read_text())
         shutil.copy2(shipped, folder / "dense_seed.json")  # a copy: pretrained/ is never touched
-        shutil.copy2(shipped.parent / manifest["model_file"], folder / manifest["model_file"])
+        for name in store._model_files(manifest):  # the .keras file and its ONNX halves
+            shutil.copy2(shipped.parent / name, folder / name)
     else:
         store.save(models.build(models.DenseSpec()), models.DenseSpec(), folder, "dense_seed")
     store.save(models.build(models.DenseSpec(code_size=8)), models.DenseSpec(code_size=8), folder, "other")
@@ -141,43 +132,51 @@ def check_store(folder: Path, original: dict[str, bytes]) -> str:
 
     assert store.list_models(folder) == ["dense_seed", "other"], store.list_models(folder)
     now = snapshot(folder)
-    other_file = json.loads(original["other.json"])["model_file"]
-    assert now["other.json"] == original["other.json"] and now[other_file] == original[other_file]
-    store.load(folder, "other")
-    loaded = store.load(folder, "dense_seed")  # checks the checksum, the spec and the code shape
+    assert now["other.json"] == original["other.json"]
+    for name in store._model_files(json.loads(original["other.json"])):
+        assert now[name] == original[name], name
+    for name in ("other", "dense_seed"):  # checksums, spec and code shape; Keras and ONNX (the page)
+        store.load(folder, name)
+        store.load_onnx(folder, name)
     if now["dense_seed.json"] == original["dense_seed.json"]:
-        model_file = json.loads(original["dense_seed.json"])["model_file"]
-        assert now[model_file] == original[model_file], "the old model file changed"
+        for name in store._model_files(json.loads(original["dense_seed.json"])):
+            assert now[name] == original[name], f"the old {name} changed"
         return "unchanged"
-    assert loaded.manifest["model_file"] in now
+    assert store._model_files(json.loads(now["dense_seed.json"])) <= set(now)
     return "new save"
 
 
 class Zygote:
-    """One Keras process that forks a child per trial (a fresh import per kill would take ~8 s)."""
+    """Runs kill trials, each in a fresh Keras process. (It once forked them from one process
+    that imported Keras once; TensorFlow's ONNX export deadlocks in a forked child.)"""
 
     def __init__(self, folder: Path, n_models: int = 4):
-        self.proc = subprocess.Popen([PY, "-c", ZYGOTE, str(ROOT), str(folder), str(n_models)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT,
-                                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        line = self.proc.stdout.readline()
-        if line.strip() != "READY":
-            self.close()
-            raise RuntimeError(f"the kill-test process did not start: {line!r}")
+        self.folder = folder
+        del n_models  # each trial builds its own four models
 
-    def trial(self, cmd: str, arg: str) -> dict:
-        self.proc.stdin.write(f"{cmd} {arg}\n")
-        self.proc.stdin.flush()
-        return json.loads(self.proc.stdout.readline())
+    def trial(self, cmd: str, arg: str, timeout: float = 180.0) -> dict:
+        """`hook POINT`: the process kills itself at that step of a save; `random SECONDS`: it
+        saves in a loop and is killed that long after its first save began."""
+        started = time.perf_counter()
+        proc = subprocess.Popen([PY, "-c", SAVER, str(ROOT), str(self.folder), cmd, arg], stdout=subprocess.PIPE,
+                                text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+        try:
+            line = proc.stdout.readline()
+            if line.strip() != "SAVING":
+                raise RuntimeError(f"the kill-test process did not start: {line!r}")
+            if cmd == "random":
+                time.sleep(float(arg))
+                proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        sig = -proc.returncode if proc.returncode < 0 else 0
+        return {"cmd": cmd, "arg": arg, "signal": sig, "seconds": time.perf_counter() - started}
 
     def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        pass
 
 
 def kill_during_training(folder: Path, delay: float, timeout: float = 120.0) -> dict:
