@@ -246,7 +246,18 @@ def preprocess_error():
     return preprocess.BrokenImageError("The image could not be read.")
 
 
+def baseline_psnr(at) -> dict[str, float]:
+    """The Baselines section's table: name -> PSNR (dB) on the current input."""
+    table = next(m.value for m in at.markdown if m.value.startswith("| | PSNR"))
+    rows = [line.split("|")[1:3] for line in table.splitlines()[2:]]
+    return {name.strip(): float(psnr.split()[0]) for name, psnr in rows}
+
+
 def test_noise_change_reaches_baselines_and_downloads(env):
+    low, high = baseline_psnr(explore("Baselines", noise=0.2)), baseline_psnr(explore("Baselines", noise=0.9))
+    assert low.keys() == high.keys() and {"median 3x3", "PCA-32"} <= set(low)
+    for name in ("median 3x3", "PCA-32"):
+        assert high[name] < low[name], (name, low[name], high[name])  # more noise, worse baselines
     at = explore("History", noise=0.9)
     assert "noise 0.90" in texts(at)
     downloads = {d.key: d for d in at.get("download_button")}
