@@ -105,7 +105,9 @@ BROWSER_JS = """
     w.__lat.pending = kind;
     const tick = () => {
       if (done()) {  // painted into the canvases; on screen with the next frame
-        requestAnimationFrame(() => { w.__lat.results.push({kind, ms: performance.now() - start});
+        const msgs = (w.__wsTimes || []).filter(t => t >= start);
+        requestAnimationFrame(() => { w.__lat.results.push({kind, ms: performance.now() - start,
+                                                            first_msg: msgs.length ? msgs[0] - start : -1});
                                       w.__lat.pending = null; });
         return;
       }
@@ -143,6 +145,13 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = b.new_page(viewport={"width": 1280, "height": 800})
+        # When the server's messages arrive: the time to the first one is the server's share.
+        page.add_init_script("""(() => { const Orig = window.WebSocket; window.__wsTimes = [];
+            window.WebSocket = function(...a) { const ws = new Orig(...a);
+              ws.addEventListener('message', () => { const t = window.__wsTimes; t.push(performance.now());
+                                                     if (t.length > 500) t.splice(0, 250); });
+              return ws; };
+            window.WebSocket.prototype = Orig.prototype; Object.assign(window.WebSocket, Orig); })()""")
         t0 = time.perf_counter()
         proc = start_server({"AE_PRETRAINED_DIR": str(folder), "AE_MODELS_DIR": "/tmp/app_latency_models"}, port, log)
         try:
@@ -185,6 +194,8 @@ def browser(folder: Path, n: int, shots: Path | None) -> dict:
                 page.wait_for_timeout(300)
             for r in page.evaluate("() => window.__lat.results"):
                 out[r["kind"]].append(r["ms"] / 1000 if r["ms"] >= 0 else float("nan"))
+                if r["ms"] >= 0 and r["first_msg"] >= 0:
+                    out.setdefault(r["kind"] + "_first_msg", []).append(r["first_msg"] / 1000)
             out["rate"] = [r["paints"] / r["s"] for r in page.evaluate("() => window.__lat.rates") if r["s"] > 0]
             if shots:
                 shots.mkdir(parents=True, exist_ok=True)
@@ -232,6 +243,9 @@ def main() -> None:
             print(f"  slider key -> updated images        median {statistics.median(slider) * 1000:6.0f} ms   "
                   f"p95 {pct(slider, 95):6.0f} ms   (n={len(slider)}, timeouts {len(bt['slider']) - len(slider)})"
                   "   target p95 <= 120")
+        for kind, label in (("stroke", "pointer-up"), ("slider", "slider key")):
+            if bt.get(kind + "_first_msg"):
+                print(f"    {label}: first server message after a median {statistics.median(bt[kind + '_first_msg']) * 1000:.0f} ms")
         report["browser"] = {"stroke_ms": [round(v * 1000) for v in stroke], "updates_per_s": bt["rate"],
                              "slider_ms": [round(v * 1000) for v in slider], "cold_start_s": bt["cold_start"][0]}
     print(f"load average {os.getloadavg()[0]:.2f}")

@@ -91,7 +91,6 @@ function build(root, data) {
     s.redraw();
   };
   s.observer = new ResizeObserver(fit);
-  s.observer.observe(wrap);
   fit();
 
   s.send = () => {
@@ -197,6 +196,12 @@ export default function ({ parentElement, data, setStateValue }) {
   s.pen = data.pen;
   s.throttle = data.throttle_ms;
   s.stall = data.stall_ms;
-  document.addEventListener("keydown", s.onKey); // the same function: added once
-  return () => document.removeEventListener("keydown", s.onKey);
+  // Listeners outside the pad: added again on every run (no-ops when present), removed by the
+  // cleanup Streamlit calls when the element goes away.
+  document.addEventListener("keydown", s.onKey);
+  s.observer.observe(s.wrap);
+  return () => {
+    document.removeEventListener("keydown", s.onKey);
+    s.observer.disconnect();
+  };
 }
