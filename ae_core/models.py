@@ -96,6 +96,19 @@ def _conv(x, filters: int, spec: ConvSpec, activation: str = "relu"):
     return layers.Activation(activation)(x)
 
 
+def _dense_decoder(code_size: int, hidden: tuple[int, ...]) -> keras.Model:
+    """code -> ...hidden (mirrored) -> Dense(784, sigmoid) -> 28x28x1: the dense models' decoder."""
+    import keras
+    from keras import layers
+
+    code_in = keras.Input(shape=(code_size,), name="code_in")
+    x = code_in
+    for width in reversed(hidden):
+        x = layers.Dense(width, activation="relu")(x)
+    x = layers.Dense(784, activation="sigmoid")(x)
+    return keras.Model(code_in, layers.Reshape(IMAGE_SHAPE)(x), name="decoder")
+
+
 def build_dense(spec: DenseSpec) -> Autoencoder:
     import keras
     from keras import layers
@@ -107,13 +120,7 @@ def build_dense(spec: DenseSpec) -> Autoencoder:
         x = layers.Dense(width, activation="relu")(x)
     code = layers.Dense(spec.code_size, activation=spec.code_activation, name="code")(x)
     encoder = keras.Model(inputs, code, name="encoder")
-    # Decoder
-    code_in = keras.Input(shape=(spec.code_size,), name="code_in")
-    x = code_in
-    for width in reversed(spec.hidden):
-        x = layers.Dense(width, activation="relu")(x)
-    x = layers.Dense(784, activation="sigmoid")(x)
-    decoder = keras.Model(code_in, layers.Reshape(IMAGE_SHAPE)(x), name="decoder")
+    decoder = _dense_decoder(spec.code_size, spec.hidden)
     return _join(encoder, decoder, spec.name)
 
 
@@ -162,13 +169,7 @@ def build_vae(spec: VaeSpec) -> Autoencoder:
     mean = layers.Dense(spec.code_size, name="code")(x)
     log_var = layers.Dense(spec.code_size, name="log_var")(x)
     encoder = keras.Model(inputs, [mean, log_var], name="encoder")
-    # Decoder
-    code_in = keras.Input(shape=(spec.code_size,), name="code_in")
-    x = code_in
-    for width in reversed(spec.hidden):
-        x = layers.Dense(width, activation="relu")(x)
-    x = layers.Dense(784, activation="sigmoid")(x)
-    decoder = keras.Model(code_in, layers.Reshape(IMAGE_SHAPE)(x), name="decoder")
+    decoder = _dense_decoder(spec.code_size, spec.hidden)
     # The saved path decodes the mean; training samples around it (ae_core.vae.training_model).
     autoencoder = keras.Model(inputs, decoder(encoder(inputs)[0]), name=spec.name)
     return Autoencoder(autoencoder, encoder, decoder)
