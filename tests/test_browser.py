@@ -8,6 +8,7 @@ noise slider; saves screenshots to test-artifacts/.
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 from pathlib import Path
 
@@ -113,6 +114,10 @@ def test_draw_with_the_mouse_and_the_reconstructions_follow_the_pen(server):
         assert sidebar["x"] >= 0 and sidebar["width"] > 200  # the sidebar is open
         assert page.get_by_text("an example test digit").count()
         check_pad_fits(page)
+        page.locator('canvas[aria-label^="Code of Dense"]').hover()  # the 8x4 code shows its values
+        tip = page.locator('[role="tooltip"]').first
+        tip.wait_for(timeout=10_000)
+        assert re.fullmatch(r"code\[\d+\] = -?\d+\.\d{3}", tip.inner_text()), tip.inner_text()
         box = page.locator(PAD).bounding_box()
         k = box["width"] / 280
         page.mouse.move(box["x"] + 70 * k, box["y"] + 60 * k)
