@@ -189,7 +189,7 @@ def from_strokes(strokes, size: float) -> np.ndarray:
         xy = [tuple(p) for p in np.clip(pts * scale, 0.0, RASTER)]
         if len(xy) > 1:
             d.line(xy, fill=255, width=max(1, round(pen)))
-        for x, y in xy:  # a disk at every point: round ends and joints (joint="curve" is 20x slower)
+        for x, y in xy:  # a disk at every point: round ends and joints (PIL's joint="curve" is far slower)
             d.ellipse((x - r, y - r, x + r, y + r), fill=255)
     return mnistify(np.asarray(img, np.float32) / 255.0, min_ink_fraction=0.0)
 

@@ -245,7 +245,8 @@ def main() -> None:
                   "   target p95 <= 120")
         for kind, label in (("stroke", "pointer-up"), ("slider", "slider key")):
             if bt.get(kind + "_first_msg"):
-                print(f"    {label}: first server message after a median {statistics.median(bt[kind + '_first_msg']) * 1000:.0f} ms")
+                first = statistics.median(bt[kind + "_first_msg"]) * 1000
+                print(f"    {label}: first server message after a median {first:.0f} ms")
         report["browser"] = {"stroke_ms": [round(v * 1000) for v in stroke], "updates_per_s": bt["rate"],
                              "slider_ms": [round(v * 1000) for v in slider], "cold_start_s": bt["cold_start"][0]}
     print(f"load average {os.getloadavg()[0]:.2f}")

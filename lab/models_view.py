@@ -209,9 +209,9 @@ def _input_lines(digit: Digit, result: engine.Interaction, plain: list[engine.Lo
                 f"{metrics_html(result.noisy_metrics)}.</div>", unsafe_allow_html=True)
     if plain:
         one = len(plain) == 1
-        st.caption(f":material/info: {_names(plain)} {'is not a denoiser: it gets' if one else 'are not denoisers: they get'}"
-                   f" the clean digit. Turn on **Noise for every model** to see what noise does to "
-                   f"{'it' if one else 'them'}.")
+        verb = "is not a denoiser: it gets" if one else "are not denoisers: they get"
+        st.caption(f":material/info: {_names(plain)} {verb} the clean digit. Turn on **Noise for every "
+                   f"model** to see what noise does to {'it' if one else 'them'}.")
 
 
 def clean_for(noise: NoiseChoice, models: list[engine.LoadedModel]) -> frozenset[str]:
