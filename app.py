@@ -80,7 +80,7 @@ except Exception as exc:  # noqa: BLE001
 lab_tab, explore_tab = st.tabs([":material/science: Lab", ":material/explore: Explore"], key="page_tab",
                                on_change="rerun")  # Explore runs only while open
 with lab_tab:
-    left, right = st.columns([0.38, 0.62], gap="medium")
+    left, right = st.columns([0.4, 0.6], gap="medium")
     with left:
         inputs_column()
     with right:

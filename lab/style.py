@@ -11,6 +11,8 @@ CSS = """
 [data-stale="true"] {opacity: 1 !important; transition: none !important;}
 [data-testid="stStatusWidget"] {display: none;}
 h1 {font-size: 2.2rem !important; padding-top: 0.2rem !important;}
+/* The noise types on one line in a laptop-sized input column. */
+.st-key-noise_kind button {padding-left: 0.4rem; padding-right: 0.4rem;}
 .input-line {font-size: 0.85rem; color: #5b6070; font-variant-numeric: tabular-nums;}
 .input-line abbr {text-decoration: underline dotted rgba(49, 51, 63, 0.35); cursor: help;}
 /* Phones: room for Streamlit's header above the title. */
