@@ -46,10 +46,12 @@ def seq() -> int:
 
 
 def _keep(then: Callable[[], None]) -> Callable[[], None]:
+    """The pad's callback: keep the drawing it sent (unless it is older than the one kept)."""
     def changed() -> None:
         state = st.session_state.get(KEY)
         value = state.get("drawing") if hasattr(state, "get") else None
-        if isinstance(value, dict) and int(value.get("seq") or 0) >= seq():
+        number = value.get("seq") if isinstance(value, dict) else None
+        if isinstance(number, int) and number >= seq():
             st.session_state[DRAWING] = dict(value)
         then()
     return changed
