@@ -1,10 +1,12 @@
-"""The Explore tab: latent playground, interpolation, a map of the code space, baselines and a
-noise sweep, "is this a digit?", training curves and PNG export, all on the Lab's current input.
+"""The Explore tab: latent playground, interpolation, a map of the code space (PCA or t-SNE),
+"is this a digit?", a 2-D VAE's digit manifold, the bottleneck ladder, baselines and a noise
+sweep, training curves and PNG export, on the Lab's current input where they need one.
 
 The input comes from `inputs_view.current_digit()` / `current_noise()` (the Lab's own state);
-a click on the map sets it the way the "Test digit" picker does. The tab has four sections
+a click on the map sets it the way the "Test digit" picker does. The tab has six sections
 (`st.tabs`, only the open one runs) and each panel is a fragment, so moving a control reruns
-that panel only; the heavy work is cached in `explore_data`.
+that panel only; the heavy work is cached in `explore_data`. Pictures are inline PNGs
+(`png_html`), never `st.image` media files, which a fragment's rerun deletes under the browser.
 """
 from __future__ import annotations
 
