@@ -75,6 +75,9 @@ def _progress(emit, epochs: int):
                 emit({"type": "batch", "epoch": self.epoch,
                       "fraction": min(1.0, (self.epoch + (batch + 1) / self.steps) / epochs)})
 
+        def on_train_end(self, logs=None):
+            emit({"type": "saving"})  # training is over (completed or stopped): measuring and saving
+
         def on_epoch_end(self, epoch, logs=None):
             logs = logs or {}
             emit({"type": "epoch", "epoch": epoch + 1, "loss": float(logs.get("loss", float("nan"))),

@@ -60,6 +60,7 @@ class Job:
     folder: Path | None = None  # the private scratch folder the trainer saves into
     name: str | None = None  # the saved model's name in `folder` (None: nothing saved)
     cancel_requested: bool = False
+    saving: bool = False  # training is over; the trainer measures and saves the model
     collected: bool = False
     proc: subprocess.Popen | None = field(default=None, repr=False)
     watcher: threading.Thread | None = field(default=None, repr=False)
@@ -149,7 +150,8 @@ class JobManager:
 
     def cancel(self, job: Job) -> None:
         """A queued job is dropped; a running one stops after its current batch (its model so
-        far is kept), or is killed after `grace_seconds`."""
+        far is kept), or is killed if it has not stopped training after `grace_seconds` (a
+        trainer still loading TensorFlow, or stuck)."""
         with self._lock:
             if job.status == "queued":
                 job.status, job.finished = "cancelled", time.monotonic()
@@ -246,7 +248,7 @@ class JobManager:
             code = job.proc.wait()
         except BaseException as exc:  # noqa: BLE001 - never leave a job "running" forever
             log.exception("watching training job %s failed", job.id)
-            self._kill(job)
+            self._kill(job, force=True)
             self._finish(job, "failed", f"the server lost track of the trainer ({type(exc).__name__})")
             return
         if outcome is not None and outcome.get("type") == "finished":
@@ -261,7 +263,9 @@ class JobManager:
         kind = event.get("type")
         if kind in ("begin", "batch", "epoch") and job.first_event is None:
             job.first_event = time.monotonic() - job.created
-        if kind == "begin":
+        if kind == "saving":
+            job.saving = True
+        elif kind == "begin":
             job.steps = int(event.get("steps") or 0)
         elif kind == "batch":
             job.epoch = int(event.get("epoch", job.epoch))
@@ -294,11 +298,15 @@ class JobManager:
                 pass
         self._pump()
 
-    def _kill(self, job: Job) -> None:
+    def _kill(self, job: Job, force: bool = False) -> None:
+        """Kill the trainer, unless (without `force`) it has stopped training and is saving:
+        Cancel keeps the model so far, and saving it takes a bounded few seconds."""
         proc = job.proc
-        if proc is not None and proc.poll() is None:
+        if proc is None or proc.poll() is not None or (job.saving and not force):
+            return
+        if not force:
             log.warning("training job %s did not stop within %.0f s; killing it", job.id, self.grace_seconds)
-            proc.kill()
+        proc.kill()
 
     def _remove_old_scratch(self) -> None:
         cutoff = time.time() - KEEP_SECONDS
@@ -317,7 +325,7 @@ class JobManager:
                 if job.status == "queued":
                     job.status, job.finished = "cancelled", time.monotonic()
         for job in jobs:
-            self._kill(job)
+            self._kill(job, force=True)
         for job in jobs:
             if job.watcher is not None:
                 job.watcher.join(timeout)

@@ -300,6 +300,8 @@ def test_retrain_keep_and_save_a_new_version(env):
 
 
 def test_cancel_stops_within_an_epoch(env, monkeypatch):
+    from lab import resources
+
     monkeypatch.setenv("AE_TRAIN_DIGITS", "2048")
     at = app()
     at.sidebar.selectbox(key="train_preset").set_value("dense_seed")
@@ -307,6 +309,8 @@ def test_cancel_stops_within_an_epoch(env, monkeypatch):
     at.sidebar.select_slider(key="train_batch").set_value(16)
     at.sidebar.button(key="train").click().run()
     assert_clean(at)
+    wait_for(at, lambda a: [b for b in a.sidebar.button if b.key == "cancel_training"]
+             and resources.job_manager().job_of(a.session_state["session_id"]).epochs_done >= 1)
     at.sidebar.button(key="cancel_training").click().run()
     assert_clean(at)
     wait_for(at, lambda a: any("stopped early" in s.value for s in a.sidebar.success))
@@ -318,23 +322,67 @@ def st_models(at):
     return at.session_state["session_models"]
 
 
-def test_one_training_job_per_server(env):
+def test_runs_queue_one_at_a_time_and_a_visitor_can_leave_the_queue(env):
     from lab import resources
 
     first = app()
     first.sidebar.selectbox(key="train_preset").set_value("dense_seed")
     first.sidebar.number_input(key="train_epochs").set_value(50)
     first.sidebar.button(key="train").click().run()
-    job = resources.job_manager().running_job()
-    try:
-        second = app()  # another visitor while the job runs
-        assert any("Someone else is training" in i.value for i in second.sidebar.info)
-        assert not [b for b in second.sidebar.button if b.key == "train"]
-        assert rows(second)  # everything else works
-    finally:
-        if job is not None:
-            job.cancel.set()
+    job = resources.job_manager().job_of(first.session_state["session_id"])
+    assert job is not None and job.running
+    second = app()  # another visitor while the job runs
+    assert "yours would be queued at position 1" in texts(second)
+    second.sidebar.button(key="train").click().run()
+    assert_clean(second)
+    assert "Queued: position 1" in texts(second)
+    assert second.multiselect(key="models").value  # everything else works
+    queued = resources.job_manager().job_of(second.session_state["session_id"])
+    second.sidebar.button(key="cancel_training").click().run()  # leaves the queue
+    assert_clean(second)
+    assert queued.status == "cancelled" and resources.job_manager().queued() == []
+    assert any("cancelled" in i.value for i in second.sidebar.info)
+    assert second.sidebar.button(key="train")  # the form is back
+    wait_for(first, lambda a: job.steps > 0)  # training, so Cancel keeps the model so far
+    first.sidebar.button(key="cancel_training").click().run()
     wait_for(first, lambda a: "session_models" in a.session_state and a.session_state["session_models"])
+
+
+def test_the_form_keeps_its_settings_after_a_run(env):
+    at = app()
+    at.sidebar.selectbox(key="train_preset").set_value("conv_seed").run()  # its noise slider appears
+    at.sidebar.number_input(key="train_epochs").set_value(1)
+    at.sidebar.select_slider(key="train_batch").set_value(64)
+    at.sidebar.select_slider(key="train_lr").set_value(3e-3)
+    at.sidebar.slider(key="train_noise").set_value(0.3)
+    at.sidebar.button(key="train").click().run()
+    wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown), 180)
+    assert any("after 1 epoch," in s.value for s in at.sidebar.success)  # "1 epoch", not "1 epochs"
+    assert at.sidebar.selectbox(key="train_preset").value == "conv_seed"
+    assert at.sidebar.number_input(key="train_epochs").value == 1
+    assert at.sidebar.select_slider(key="train_batch").value == 64
+    assert at.sidebar.select_slider(key="train_lr").value == 3e-3
+    assert at.sidebar.slider(key="train_noise").value == 0.3
+
+
+def test_a_visitor_names_the_version_they_save(env):
+    at = app()
+    at.sidebar.number_input(key="train_epochs").set_value(1)
+    at.sidebar.button(key="train").click().run()
+    wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown))
+    name_box = next(t for t in at.sidebar.text_input if t.key and t.key.startswith("name_"))
+    save = next(b for b in at.sidebar.button if b.key and b.key.startswith("save_"))
+    for bad in ("../evil", "a b", "x.y"):
+        name_box.set_value(bad)
+        save.click().run()
+        assert_clean(at)
+        assert any("Received: name" in e.value for e in at.sidebar.error), bad
+    assert store.list_models(Path(env) / "models") == []
+    name_box.set_value("my-first_model")
+    save.click().run()
+    assert_clean(at)
+    assert store.list_models(Path(env) / "models") == ["my-first_model"]
+    assert not any(str(env) in s.value for s in at.sidebar.success)  # no server path
 
 
 def test_training_can_be_turned_off(env, monkeypatch):

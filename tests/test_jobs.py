@@ -252,3 +252,16 @@ def test_the_pages_modules_import_no_tensorflow():
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_a_trainer_saving_after_cancel_is_not_killed(manager):
+    m = manager("emit({'type': 'begin', 'steps': 1, 'epochs': 3})\n"
+                "while not cancel.is_set():\n    time.sleep(0.01)\n"
+                "emit({'type': 'saving'})\ntime.sleep(1.5)\n"
+                "emit({'type': 'finished', 'status': 'stopped', 'epochs_run': 1, 'name': 'm', 'history': {}, 'warning': ''})\n",
+                grace_seconds=0.3)
+    job = m.start("alice", "dense_seed", CONFIG)
+    wait_until(lambda: job.steps == 1)
+    m.cancel(job)
+    wait_until(lambda: not job.active)
+    assert job.status == "stopped" and job.name == "m"  # the grace period passed while it saved

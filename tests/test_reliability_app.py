@@ -9,6 +9,7 @@ from __future__ import annotations
 import errno
 import json
 import shutil
+import time
 from pathlib import Path
 
 import numpy as np
@@ -164,7 +165,8 @@ def fake_trainer(monkeypatch, tmp_path):
 
 
 def session_options(at) -> list[str]:
-    return [k for k in at.multiselect(key="models").options if k.startswith("session:")]
+    """The chooser's labels of this session's unsaved runs (AppTest lists labels, not keys)."""
+    return [label for label in at.multiselect(key="models").options if "(unsaved)" in label]
 
 
 def save_buttons(at) -> list:
@@ -196,6 +198,45 @@ def test_a_crashed_trainer_fails_the_run_and_the_page_keeps_serving(env, fake_tr
     assert "killed by SIGKILL" in errors and "out of memory" in errors
     assert not session_options(at) and at.sidebar.button(key="train")
     assert at.multiselect(key="models").value  # the models still run
+
+
+FINISHED_RUN = '''
+from ae_core import store
+store.copy(os.environ["AE_PRETRAINED_DIR"], "dense_seed", request["folder"], name="dense_seed-run")
+emit({"type": "epoch", "epoch": 1, "loss": 0.2, "val_loss": 0.21, "elapsed": 0.1})
+emit({"type": "finished", "status": "completed", "epochs_run": 1, "name": "dense_seed-run",
+      "history": {"loss": [0.2], "val_loss": [0.21]}, "warning": ""})
+'''
+
+
+def test_an_error_while_loading_a_finished_run_does_not_lose_it(env, fake_trainer, monkeypatch):
+    from lab import engine
+
+    manager = fake_trainer(FINISHED_RUN)
+    real, calls = engine.load_stored, []
+
+    def fails_once(folder, name, kind, sample):
+        if kind == "session":
+            calls.append(name)
+            if len(calls) == 1:
+                raise RuntimeError("a hiccup while loading")
+        return real(folder, name, kind, sample)
+
+    monkeypatch.setattr(engine, "load_stored", fails_once)
+    at = app()
+    at.sidebar.button(key="train").click().run()
+    job = manager.job_of(at.session_state["session_id"])
+    deadline = time.monotonic() + 60
+    while not calls:  # the page polls until the run ends; the first load fails
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+        at.run()
+    assert "collecting a finished training run" in " ".join(e.value for e in at.error)  # one calm line
+    assert manager.job_of(at.session_state["session_id"]) is job  # not collected: the run is still there
+    wait_for(at, lambda a: a.session_state["session_models"] if "session_models" in a.session_state else False)
+    at.run()
+    assert_clean(at)
+    assert len(calls) == 2 and session_options(at) and save_buttons(at)
 
 
 def test_a_full_disk_on_save_is_explained_and_the_run_is_kept(env, monkeypatch):
