@@ -280,7 +280,8 @@ def code_map(model: engine.LoadedModel, digit: inputs_view.Digit | None) -> None
 
 def digit_check(settings: Settings, digit: inputs_view.Digit) -> None:
     """Is this a digit? The judged input, its reconstruction, its score and one verdict."""
-    scorer, missing = explore_data.scorer(settings)
+    with st.spinner("Fitting the digit score on real digits' codes (once)…"):
+        scorer, missing = explore_data.scorer(settings)
     if scorer is None:
         st.warning(f"The digit check needs the pretrained models {', '.join(missing)}; they are missing "
                    "or could not be loaded.", icon=":material/folder_off:")
