@@ -57,6 +57,7 @@ class Job:
     fraction: float = 0.0
     history: dict = field(default_factory=dict)
     first_event: float | None = None  # seconds from the request to the first progress event
+    train_seconds: float | None = None  # Keras' fit time in the trainer (no start-up, no saving)
     folder: Path | None = None  # the private scratch folder the trainer saves into
     name: str | None = None  # the saved model's name in `folder` (None: nothing saved)
     cancel_requested: bool = False
@@ -91,7 +92,8 @@ class JobManager:
     """Queue and trainer processes for one server."""
 
     def __init__(self, max_running: int = 1, scratch_root: Path | str | None = None,
-                 command: list[str] | None = None, grace_seconds: float = GRACE_SECONDS):
+                 command: list[str] | None = None, grace_seconds: float = GRACE_SECONDS,
+                 nice: int = WORKER_NICE):
         self._lock = threading.Lock()
         self._jobs: dict[int, Job] = {}
         self._next = 1
@@ -99,6 +101,7 @@ class JobManager:
         self.scratch_root = Path(scratch_root or Path(tempfile.gettempdir()) / "autoencoder-lab-runs")
         self.command = command or [sys.executable, "-m", "ae_core.worker"]
         self.grace_seconds = grace_seconds
+        self.nice = nice  # added to the server's niceness in each trainer
 
     # --- queries -------------------------------------------------------------------------
 
@@ -221,7 +224,7 @@ class JobManager:
         self._remove_old_scratch()
         job.folder = Path(tempfile.mkdtemp(prefix=f"run-{job.id}-", dir=self.scratch_root))  # mode 0700
         request = {"preset": job.preset, "config": job.config.to_dict(), "train_digits": job.train_digits,
-                   "folder": str(job.folder), "name": f"{job.preset}-run", "nice": WORKER_NICE}
+                   "folder": str(job.folder), "name": f"{job.preset}-run", "nice": self.nice}
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
         stderr = open(job.folder / "worker.log", "wb")
@@ -281,6 +284,7 @@ class JobManager:
             job.history = {k: [_num(v, float("nan")) for v in vals] for k, vals in event.get("history", {}).items()}
             job.epochs_done = int(event.get("epochs_run", job.epochs_done))
             job.name = event.get("name")
+            job.train_seconds = event.get("seconds")
             job.warning = event.get("warning") or ""
             return event
         elif kind == "failed":
