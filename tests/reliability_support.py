@@ -288,12 +288,11 @@ def uploads() -> dict[str, tuple[str, bytes, str]]:
 
 # --- load: many browser sessions drawing and moving the slider while another trains ----------
 
-CANVAS = '[data-testid="stBidiComponentIsolated"] canvas.upper-canvas'
+CANVAS = 'canvas[aria-label="Drawing pad"]'  # the pad (lab/pad.py); Playwright's CSS pierces shadow roots
 SLIDER = '[data-testid="stSlider"]:has([aria-label="Noise level"]) input[type="range"]'
-# Every picture (image or heatmap trace: an SVG <image>) on the page; a new input or noise changes it.
-SIGNATURE = """() => Array.from(document.querySelectorAll('[data-testid="stPlotlyChart"] svg image'))
-  .map(im => (im.getAttribute('href') || im.getAttribute('xlink:href') || '').slice(-64)).join('|')"""
-READY = """() => document.querySelectorAll('[data-testid="stPlotlyChart"] svg image').length >= 4"""
+# Every picture of the results viewer (lab/viewer.py): a new input or noise changes them.
+PICTURES = 'canvas[aria-label^="Reconstruction"], canvas[aria-label^="Input to"]'
+PIXELS = "els => els.map(e => e.toDataURL().slice(-64)).join('|')"
 PAGE_ERRORS = """() => document.querySelectorAll('[data-testid="stException"]').length +
   Array.from(document.querySelectorAll('[data-testid="stAlert"]')).filter(
     a => a.innerText.includes('Something went wrong')).length"""
@@ -311,13 +310,13 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
     try:
         await page.goto(url, timeout=180_000)
         await page.locator(CANVAS).wait_for(timeout=180_000)
-        await page.wait_for_function(READY, timeout=180_000)
+        await page.locator(PICTURES).first.wait_for(timeout=180_000)
         out["ready"] += 1
         box = await page.locator(CANVAS).bounding_box()
         direction, value = "ArrowRight", 0.5
         while clock["phase"] != "done":
             phase = clock["phase"]
-            before = await page.evaluate(SIGNATURE)
+            before = await page.locator(PICTURES).evaluate_all(PIXELS)
             kind = "draw" if rng.random() < 0.5 else "slider"
             start = time.perf_counter()
             if kind == "draw":
@@ -338,8 +337,7 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
                 await page.keyboard.press(direction)
                 value += 0.05 if direction == "ArrowRight" else -0.05
             try:
-                await page.wait_for_function(f"() => ({SIGNATURE})() !== {json.dumps(before)}",
-                                             timeout=interaction_timeout * 1000)
+                await _changed(page, before, interaction_timeout)
                 if phase == clock["phase"]:  # an interaction that straddles two phases is not counted
                     out["latency"].setdefault(phase, {}).setdefault(kind, []).append(time.perf_counter() - start)
             except Exception as exc:  # noqa: BLE001 - a timeout is an error of the campaign
@@ -358,13 +356,24 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
         await context.close()
 
 
+async def _changed(page, before: str, timeout: float) -> None:
+    """Wait until the viewer's pictures differ from `before` (polled: they live in shadow roots)."""
+    import asyncio
+
+    deadline = time.perf_counter() + timeout
+    while await page.locator(PICTURES).evaluate_all(PIXELS) == before:
+        if time.perf_counter() > deadline:
+            raise TimeoutError("no new picture")
+        await asyncio.sleep(0.01)
+
+
 async def _trainer(browser, url: str, clock: dict, out: dict, epochs: int) -> None:
     """Another visitor who starts a long training run from the sidebar, then cancels it."""
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     try:
         await page.goto(url, timeout=180_000)
-        await page.wait_for_function(READY, timeout=180_000)
+        await page.locator(PICTURES).first.wait_for(timeout=180_000)
         while clock["phase"] == "warmup" or clock["phase"] == "idle":
             await _sleep(0.2)
         epochs_box = page.locator('[data-testid="stSidebar"] [data-testid="stNumberInput"] input').first
@@ -374,6 +383,8 @@ async def _trainer(browser, url: str, clock: dict, out: dict, epochs: int) -> No
         clock["t_click"] = time.perf_counter() - clock["t0"]
         await page.locator('[data-testid="stSidebar"] button:has-text("Train")').first.click()
         await page.locator('[data-testid="stSidebar"] [data-testid="stProgress"]').wait_for(timeout=60_000)
+        await page.locator('[data-testid="stSidebar"] [data-testid="stProgress"]:has-text("Epoch")').wait_for(
+            timeout=120_000)  # the trainer process reports that Keras is fitting
         out["training_started"] = time.perf_counter()
         clock["t_train"] = time.perf_counter() - clock["t0"]
         clock["training"] = True
