@@ -173,6 +173,14 @@ def atomic_write(path: Path | str, write: Callable[[Path], object], *, suffix: s
 def _write_keras(model, tmp: Path) -> None:
     # Keras insists on the .keras suffix; save beside the temp file and move it over.
     staged = tmp.with_name(tmp.name + ".keras")
+    if getattr(model, "optimizer", None) is not None:
+        # An uncompiled copy: Adam's two moment arrays per weight would triple the file, and
+        # nothing resumes from them (retraining compiles afresh).
+        import keras
+
+        copy = keras.Model.from_config(model.get_config())
+        copy.set_weights(model.get_weights())
+        model = copy
     try:
         model.save(staged)
         os.replace(staged, tmp)
@@ -251,16 +259,11 @@ def _orphan(path: Path) -> bool:
         return False
 
 
-def _write_model_files(model: Autoencoder, folder: Path, name: str) -> dict:
-    """Write the `.keras` file and both ONNX halves; returns their manifest fields."""
-    written: list[Path] = []
+def _write_onnx_halves(model: Autoencoder, folder: Path, stem: str, keep: set[str] = frozenset()) -> dict:
+    """Export the encoder and decoder as `STEM.encoder.onnx` / `STEM.decoder.onnx`; returns the
+    manifest's "onnx" field. On failure, the files written here (but not those in `keep`) go."""
+    onnx, written = {}, []
     try:
-        keras_path = atomic_write(folder / f"{name}.keras", lambda tmp: _write_keras(model.autoencoder, tmp),
-                                  suffix=".keras",
-                                  final=lambda tmp: folder / f"{name}-{_sha256(tmp)[:12]}.keras")
-        written.append(keras_path)
-        stem = keras_path.name[: -len(".keras")]
-        onnx = {}
         for part in PARTS:
             net = getattr(model, part)
             path = atomic_write(folder / f"{stem}.{part}.onnx", lambda tmp, net=net: _write_onnx(net, tmp),
@@ -269,7 +272,20 @@ def _write_model_files(model: Autoencoder, folder: Path, name: str) -> dict:
             onnx[part] = {"file": path.name, "sha256": _sha256(path), "params": int(net.count_params())}
     except BaseException:
         for path in written:
-            path.unlink(missing_ok=True)
+            if path.name not in keep:
+                path.unlink(missing_ok=True)
+        raise
+    return onnx
+
+
+def _write_model_files(model: Autoencoder, folder: Path, name: str) -> dict:
+    """Write the `.keras` file and both ONNX halves; returns their manifest fields."""
+    keras_path = atomic_write(folder / f"{name}.keras", lambda tmp: _write_keras(model.autoencoder, tmp),
+                              suffix=".keras", final=lambda tmp: folder / f"{name}-{_sha256(tmp)[:12]}.keras")
+    try:
+        onnx = _write_onnx_halves(model, folder, keras_path.name[: -len(".keras")])
+    except BaseException:
+        keras_path.unlink(missing_ok=True)
         raise
     return {"model_file": keras_path.name, "model_sha256": _sha256(keras_path), "onnx": onnx}
 
@@ -348,20 +364,7 @@ def export_onnx(folder: Path | str, name: str) -> Path:
     manifest = dict(stored.manifest)
     old_files = _model_files(manifest)
     stem = Path(manifest["model_file"]).name[: -len(".keras")]
-    onnx, written = {}, []
-    try:
-        for part in PARTS:
-            net = getattr(stored.model, part)
-            path = atomic_write(folder / f"{stem}.{part}.onnx", lambda tmp, net=net: _write_onnx(net, tmp),
-                                suffix=".onnx")
-            written.append(path)
-            onnx[part] = {"file": path.name, "sha256": _sha256(path), "params": int(net.count_params())}
-    except BaseException:
-        for path in written:
-            if path.name not in old_files:
-                path.unlink(missing_ok=True)
-        raise
-    manifest["onnx"] = onnx
+    manifest["onnx"] = _write_onnx_halves(stored.model, folder, stem, keep=old_files)
     manifest["versions"] = {**manifest.get("versions", {}), **_versions()}
     _replace_files(folder, stored.path, manifest, old_files, exclusive=False)
     return stored.path

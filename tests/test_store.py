@@ -33,6 +33,26 @@ def test_round_trip_gives_identical_outputs(tmp_path, spec):
     assert store.list_models(tmp_path) == ["m"]
 
 
+def test_a_trained_model_is_saved_without_its_optimizer_state(tmp_path):
+    import zipfile
+
+    import h5py
+    import keras
+
+    spec = models.DenseSpec(hidden=(64,))
+    model = models.build(spec)
+    model.autoencoder.compile(optimizer="adam", loss="binary_crossentropy")
+    model.autoencoder.fit(X, X, epochs=1, verbose=0)
+    store.save(model, spec, tmp_path, "m")
+    with zipfile.ZipFile(next(tmp_path.glob("m-*.keras"))) as z:
+        z.extract("model.weights.h5", tmp_path)
+    with h5py.File(tmp_path / "model.weights.h5") as f:
+        assert "optimizer" not in f
+    loaded = store.load(tmp_path, "m")
+    np.testing.assert_array_equal(model.autoencoder.predict_on_batch(X), loaded.model.autoencoder.predict_on_batch(X))
+    assert isinstance(model.autoencoder.optimizer, keras.optimizers.Adam)  # the live model is left as it was
+
+
 def test_manifest_records_provenance(tmp_path):
     _save(tmp_path)
     m = json.loads((tmp_path / "m.json").read_text())
