@@ -77,7 +77,10 @@ class StoredModel:
 
     @property
     def code_shape(self) -> tuple[int, ...]:
-        return tuple(self.model.encoder.output_shape[1:])
+        shape = self.model.encoder.output_shape
+        if isinstance(shape, list):  # a Keras encoder with several outputs: the code is the first
+            shape = shape[0]
+        return tuple(shape[1:])
 
 
 def check_name(name: str) -> str:

@@ -469,3 +469,26 @@ def summarise(load: dict) -> dict:
             rows[phase][kind] = {"n": len(vals), "p50": 1000 * float(np.percentile(vals, 50)),
                                  "p95": 1000 * float(np.percentile(vals, 95))}
     return rows
+
+
+def spy_on_writes(patch) -> list:
+    """Record every file opened for writing (`open` and `os.open`) while `patch` (a
+    monkeypatch or its context) is active; returns the list it fills."""
+    import builtins
+
+    writes = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def spy_open(file, mode="r", *a, **k):
+        if any(c in mode for c in "wax+"):
+            writes.append(file)
+        return real_open(file, mode, *a, **k)
+
+    def spy_os_open(path, flags, *a, **k):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
+            writes.append(path)
+        return real_os_open(path, flags, *a, **k)
+
+    patch.setattr(builtins, "open", spy_open)
+    patch.setattr(os, "open", spy_os_open)
+    return writes

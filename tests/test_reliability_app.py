@@ -311,31 +311,15 @@ HOSTILE = '<img src=x onerror="alert(1)">.png'
 
 
 def test_a_hostile_upload_name_is_shown_as_text_and_the_upload_is_never_written(env, monkeypatch):
-    import builtins
-    import os
     from html import escape
 
-    from tests.reliability_support import uploads
+    from tests.reliability_support import spy_on_writes, uploads
 
     at = app()
     at.segmented_control(key="input_mode").set_value("upload").run()
-    writes = []
-    real_open, real_os_open = builtins.open, os.open
-
-    def spy_open(file, mode="r", *a, **k):
-        if any(c in mode for c in "wax+"):
-            writes.append(file)
-        return real_open(file, mode, *a, **k)
-
-    def spy_os_open(path, flags, *a, **k):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-            writes.append(path)
-        return real_os_open(path, flags, *a, **k)
-
     good = uploads()["greyscale JPEG"][1]
     with monkeypatch.context() as patch:
-        patch.setattr(builtins, "open", spy_open)
-        patch.setattr(os, "open", spy_os_open)
+        writes = spy_on_writes(patch)
         for data in (good, b"not an image"):
             at.file_uploader(key="upload").set_value((HOSTILE, data, "image/png")).run()
             assert_clean(at)

@@ -7,7 +7,6 @@ test_reliability_app.py; the load test in test_reliability_load.py.
 """
 from __future__ import annotations
 
-import builtins
 import errno
 import io
 import json
@@ -23,6 +22,7 @@ from PIL import Image, ImageDraw
 
 from ae_core import analysis, metrics, models, noise, pipeline, preprocess, store, training
 from tests.helpers import tiny
+from tests.reliability_support import spy_on_writes
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = np.zeros((2, 28, 28), np.float32)
@@ -406,20 +406,7 @@ def test_uploads_are_never_written_to_disk(monkeypatch):
     """Decoding an upload opens no file for writing (the bytes stay in memory)."""
     import tempfile
 
-    writes = []
-    real_open, real_os_open = builtins.open, os.open
-
-    def spy_open(file, mode="r", *a, **k):
-        if any(c in mode for c in "wax+"):
-            writes.append(file)
-        return real_open(file, mode, *a, **k)
-
-    def spy_os_open(path, flags, *a, **k):
-        if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT):
-            writes.append(path)
-        return real_os_open(path, flags, *a, **k)
-    monkeypatch.setattr(builtins, "open", spy_open)
-    monkeypatch.setattr(os, "open", spy_os_open)
+    writes = spy_on_writes(monkeypatch)
     monkeypatch.setattr(tempfile, "mkstemp", lambda *a, **k: writes.append("mkstemp"))
     img = Image.new("L", (300, 200), 230)
     ImageDraw.Draw(img).line([(100, 40), (200, 40), (140, 180)], fill=20, width=12)
