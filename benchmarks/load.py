@@ -68,6 +68,10 @@ def main() -> int:
             kinds = ", ".join(f"{k} p50 {v['p50']:.0f} / p95 {v['p95']:.0f} ms (n={v['n']})"
                               for k, v in row.items() if isinstance(v, dict))
             print(f"  {phase:9s} p50 {row['p50']:5.0f} ms  p95 {row['p95']:5.0f} ms  n={row['n']:3d}   {kinds}")
+    clock = load.get("clock", {})
+    if "t_click" in clock and "t_train" in clock:
+        print(f"  Train click -> the progress bar shows an epoch (the trainer's first event): "
+              f"{clock['t_train'] - clock['t_click']:.1f} s")
     if idle and training:
         print(f"  p95 ratio training / idle: {training['p95'] / idle['p95']:.2f} (target <= 1.5)")
     print(f"  errors: {len(load['errors'])}" + "".join(f"\n    {e}" for e in load["errors"][:10]))

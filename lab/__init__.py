@@ -2,6 +2,6 @@
 
 Without Streamlit (usable from a plain script, e.g. benchmarks/app_latency.py): `settings`,
 `engine` (one interaction: noise, models, metrics), `figures` (Plotly dicts), `jobs` (training
-in a background thread), `preload`. With Streamlit: `resources` (cached data and models),
-`inputs_view`, `models_view`, `training_view`, `errors`, `style`, `keras_session`.
+runs in trainer processes, queued). With Streamlit: `resources` (cached data and models),
+`inputs_view`, `models_view`, `training_view`, `errors`, `style`.
 """
