@@ -130,7 +130,7 @@ def main() -> int:
             events.write(json.dumps(event) + "\n")
 
     request = json.loads(sys.stdin.readline())
-    os.nice(int(request.get("nice", 10)))  # pages stay responsive: the server runs at normal priority
+    os.nice(int(request.get("nice", 19)))  # pages stay responsive: the server keeps its priority
     emit({"type": "started", "pid": os.getpid()})
     cancel = threading.Event()
     threading.Thread(target=_listen, args=(cancel,), daemon=True).start()

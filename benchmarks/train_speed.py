@@ -10,7 +10,7 @@ ONNX export included).
 Targets: training through the trainer process at most 1.05x the tutorial code's fit time; the
 faithful preset within 0.005 validation BCE of the tutorial code. All three validate on the
 validation split. The trainer runs at this process's priority (no extra `nice`), so the
-comparison is fair on a busy machine; the app adds 10.
+comparison is fair on a busy machine; the app adds 19 (the lowest priority).
 """
 from __future__ import annotations
 

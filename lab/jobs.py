@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parents[1]
 GRACE_SECONDS = 10.0  # after Cancel, the trainer is killed if it has not stopped by then
 KEEP_SECONDS = 24 * 3600  # scratch folders of runs nobody saved are removed after this
-WORKER_NICE = 10
+WORKER_NICE = 19  # the lowest priority: on a busy machine the pages win, training takes what is left
 ACTIVE = ("queued", "running")
 
 

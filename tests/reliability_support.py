@@ -313,20 +313,29 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
         await page.locator(PICTURES).first.wait_for(timeout=180_000)
         out["ready"] += 1
         box = await page.locator(CANVAS).bounding_box()
-        direction, value = "ArrowRight", 0.5
+        direction, value, drawn = "ArrowRight", 0.5, False
         while clock["phase"] != "done":
             phase = clock["phase"]
             before = await page.locator(PICTURES).evaluate_all(PIXELS)
             kind = "draw" if rng.random() < 0.5 else "slider"
             start = time.perf_counter()
             if kind == "draw":
-                # A short stroke somewhere new: it always adds readable ink and moves the digit's box
-                # (long strokes soon fill the canvas, and then a new one changes nothing).
-                x0, y0 = box["x"] + rng.uniform(20, 220), box["y"] + rng.uniform(20, 220)
-                await page.mouse.move(x0, y0)
+                # The first stroke is a whole "7" (a short first stroke is too little ink to be a
+                # digit); later ones are short strokes somewhere new: they add readable ink and
+                # move the digit's box (long strokes soon fill the pad, and then a new one changes
+                # nothing).
+                k = box["width"] / 280
+                if not drawn:
+                    points = [(70, 60), (200, 60), (130, 230)]
+                else:
+                    x0, y0 = rng.uniform(20, 220), rng.uniform(20, 220)
+                    points = [(x0, y0), (x0 + rng.uniform(30, 50), y0 + rng.uniform(-20, 40))]
+                await page.mouse.move(box["x"] + points[0][0] * k, box["y"] + points[0][1] * k)
                 await page.mouse.down()
-                await page.mouse.move(x0 + rng.uniform(30, 50), y0 + rng.uniform(-20, 40), steps=5)
+                for x, y in points[1:]:
+                    await page.mouse.move(box["x"] + x * k, box["y"] + y * k, steps=6)
                 await page.mouse.up()
+                drawn = True
             else:
                 slider = page.locator(SLIDER)
                 await slider.focus()
