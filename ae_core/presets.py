@@ -32,10 +32,11 @@ PRESETS: dict[str, Preset] = {
         denoiser=True),
     "dense_deep": Preset(
         DenseSpec(name="dense_deep", hidden=(512, 256), code_activation="linear"),
-        TrainConfig(epochs=100, batch_size=128, noise_max=0.3, schedule="cosine"),
+        TrainConfig(epochs=100, batch_size=128, noise_max=0.3, schedule="cosine", augment=0.5),
         "Deep dense, 32-value code",
         "Dense 512-256 layers on each side of a linear 32-value code, trained as a denoiser "
-        "(fresh noise up to 0.3, which regularizes it) with a cosine learning-rate decay.",
+        "(fresh noise up to 0.3, which regularizes it) on digits half of which are re-drawn, "
+        "re-shaped or blurred each batch (ae_core.augment), with a cosine learning-rate decay.",
         denoiser=False),
     "conv_denoiser": Preset(
         ConvSpec(name="conv_denoiser", filters=(32, 64), convs_per_level=2, refine_convs=1, batch_norm=True),
