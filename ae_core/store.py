@@ -203,7 +203,7 @@ def _first_shape(net) -> tuple[int, ...]:
     return tuple(int(d) for d in outputs[0].shape[1:])
 
 
-def _model_files(manifest: dict) -> set[str]:
+def model_files(manifest: dict) -> set[str]:
     """The file names a manifest points to (the model file and its ONNX halves)."""
     names = {Path(str(manifest.get("model_file"))).name}
     onnx = manifest.get("onnx")
@@ -214,7 +214,7 @@ def _model_files(manifest: dict) -> set[str]:
 
 def _read_files_of(manifest_path: Path) -> set[str]:
     try:
-        return _model_files(json.loads(manifest_path.read_text()))
+        return model_files(json.loads(manifest_path.read_text()))
     except (OSError, ValueError, AttributeError):
         return set()
 
@@ -257,7 +257,7 @@ def _orphan(path: Path) -> bool:
     if not manifest.exists():
         return True
     try:
-        return path.name not in _model_files(json.loads(manifest.read_text()))
+        return path.name not in model_files(json.loads(manifest.read_text()))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
 
@@ -301,7 +301,7 @@ def _commit(manifest_path: Path, manifest: dict, exclusive: bool = False) -> Non
 def _replace_files(folder: Path, manifest_path: Path, manifest: dict, old_files: set[str],
                    exclusive: bool) -> None:
     """Commit `manifest`, then remove the old files it no longer names; on failure, the new ones."""
-    new_files = _model_files(manifest)
+    new_files = model_files(manifest)
     try:
         _commit(manifest_path, manifest, exclusive)
     except BaseException:  # not committed: the new files are orphans (and take disk space)
@@ -365,7 +365,7 @@ def export_onnx(folder: Path | str, name: str) -> Path:
     stored = load(folder, name)
     folder = Path(folder)
     manifest = dict(stored.manifest)
-    old_files = _model_files(manifest)
+    old_files = model_files(manifest)
     stem = Path(manifest["model_file"]).name[: -len(".keras")]
     manifest["onnx"] = _write_onnx_halves(stored.model, folder, stem, keep=old_files)
     manifest["versions"] = {**manifest.get("versions", {}), **_versions()}

@@ -125,23 +125,27 @@ def _preset_of(manifest_path: Path) -> str | None:
 
 
 @functools.lru_cache(maxsize=256)
-def _model_file_named(manifest: Path, mtime_ns: int, size: int) -> str:
-    """The model file a manifest names (parsed once per version of the manifest)."""
-    return Path(str(json.loads(manifest.read_text()).get("model_file"))).name
+def _files_named(manifest: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
+    """The files a manifest names: its .keras and ONNX files (parsed once per manifest version)."""
+    from ae_core import store
+
+    return tuple(sorted(store.model_files(json.loads(manifest.read_text()))))
 
 
 def file_stamp(folder: Path, name: str) -> tuple:
-    """Changes whenever the manifest or the model file it names changes (cache key).
+    """Changes whenever the manifest or a file it names changes (cache key): a damaged .onnx
+    file the page runs is noticed like a damaged manifest.
 
-    Two `stat` calls per model and run; the manifest is parsed only when it changes.
+    One `stat` call per file and run; the manifest is parsed only when it changes.
     """
     manifest = Path(folder) / f"{name}.json"
     stamp: list = [str(folder), name]
     try:
         st = manifest.stat()
         stamp += [st.st_mtime_ns, st.st_size]
-        mst = (Path(folder) / _model_file_named(manifest, st.st_mtime_ns, st.st_size)).stat()
-        stamp += [mst.st_mtime_ns, mst.st_size]
+        for file_name in _files_named(manifest, st.st_mtime_ns, st.st_size):
+            mst = (Path(folder) / file_name).stat()
+            stamp += [file_name, mst.st_mtime_ns, mst.st_size]
     except (OSError, ValueError, AttributeError):
         stamp.append("unreadable")
     return tuple(stamp)

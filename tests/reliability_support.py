@@ -114,7 +114,7 @@ def make_store(folder: Path) -> dict[str, bytes]:
     if shipped.is_file():
         manifest = json.loads(shipped.read_text())
         shutil.copy2(shipped, folder / "dense_seed.json")  # a copy: pretrained/ is never touched
-        for name in store._model_files(manifest):  # the .keras file and its ONNX halves
+        for name in store.model_files(manifest):  # the .keras file and its ONNX halves
             shutil.copy2(shipped.parent / name, folder / name)
     else:
         store.save(models.build(models.DenseSpec()), models.DenseSpec(), folder, "dense_seed")
@@ -133,16 +133,16 @@ def check_store(folder: Path, original: dict[str, bytes]) -> str:
     assert store.list_models(folder) == ["dense_seed", "other"], store.list_models(folder)
     now = snapshot(folder)
     assert now["other.json"] == original["other.json"]
-    for name in store._model_files(json.loads(original["other.json"])):
+    for name in store.model_files(json.loads(original["other.json"])):
         assert now[name] == original[name], name
     for name in ("other", "dense_seed"):  # checksums, spec and code shape; Keras and ONNX (the page)
         store.load(folder, name)
         store.load_onnx(folder, name)
     if now["dense_seed.json"] == original["dense_seed.json"]:
-        for name in store._model_files(json.loads(original["dense_seed.json"])):
+        for name in store.model_files(json.loads(original["dense_seed.json"])):
             assert now[name] == original[name], f"the old {name} changed"
         return "unchanged"
-    assert store._model_files(json.loads(now["dense_seed.json"])) <= set(now)
+    assert store.model_files(json.loads(now["dense_seed.json"])) <= set(now)
     return "new save"
 
 

@@ -222,3 +222,17 @@ def test_explore_cache_key_follows_the_model_file_not_the_object():
     reloaded = dataclasses.replace(a, net=object())  # the same file loaded again
     assert explore_data.cache_key(retrained) != explore_data.cache_key(a)
     assert explore_data.cache_key(reloaded) == explore_data.cache_key(a)
+
+
+def test_file_stamp_changes_when_an_onnx_file_changes(tiny_models, tmp_path):
+    """The page runs the ONNX files: a changed one must reload the model (and show its error)."""
+    import json
+    import shutil
+
+    _, folder = tiny_models
+    for f in folder.iterdir():
+        shutil.copy(f, tmp_path / f.name)
+    before = engine.file_stamp(tmp_path, "d")
+    onnx = tmp_path / json.loads((tmp_path / "d.json").read_text())["onnx"]["decoder"]["file"]
+    onnx.write_bytes(onnx.read_bytes()[:-10])
+    assert engine.file_stamp(tmp_path, "d") != before

@@ -19,7 +19,9 @@ from ae_core import store
 from tests.app_support import app, assert_clean, point_app_at, rows, texts, wait_for, z
 from tests.reliability_support import CANVASES, canvas_png, uploads
 
-SHOWN = ("dense_seed", "conv_seed")  # the page's default models
+from lab.models_view import DEFAULT_MODELS
+
+SHOWN = tuple(k.split(":", 1)[1] for k in DEFAULT_MODELS)  # the page's default models
 
 
 @pytest.fixture
@@ -30,7 +32,7 @@ def models_copy(tmp_path, pretrained_dir) -> Path:
     for name in SHOWN:
         manifest = json.loads((pretrained_dir / f"{name}.json").read_text())
         shutil.copy2(pretrained_dir / f"{name}.json", folder)
-        for file_name in store._model_files(manifest):
+        for file_name in store.model_files(manifest):
             shutil.copy2(pretrained_dir / file_name, folder)
     return folder
 
@@ -81,13 +83,15 @@ def test_odd_uploads_get_a_message_naming_the_file_or_a_digit(env):
 
 # --- model files broken while the app runs ------------------------------------------------
 
-def _model_path(folder: Path, name: str) -> Path:
-    return folder / json.loads((folder / f"{name}.json").read_text())["model_file"]
+def _onnx_path(folder: Path, name: str, part: str) -> Path:
+    """The ONNX file of `part` ("encoder" or "decoder") that the page runs."""
+    return folder / json.loads((folder / f"{name}.json").read_text())["onnx"][part]["file"]
 
 
 def test_model_files_broken_while_the_app_runs(env, models_copy):
+    first, second = SHOWN
     at = app()
-    assert set(rows(at)) == {"pretrained:dense_seed", "pretrained:conv_seed"}
+    assert set(rows(at)) == {f"pretrained:{n}" for n in SHOWN}
     saved = {p.name: p.read_bytes() for p in models_copy.iterdir()}
 
     def restore():
@@ -96,49 +100,50 @@ def test_model_files_broken_while_the_app_runs(env, models_copy):
         for n, data in saved.items():
             (models_copy / n).write_bytes(data)
 
-    def broken(name, path, fragment):
+    def broken(name, path, *fragments):
         at.run()
         assert_clean(at)
         page = texts(at)
-        assert str(path) in page and fragment in page, page
+        assert str(path) in page and all(f in page for f in fragments), page
         other = next(n for n in SHOWN if n != name)
         assert f"pretrained:{other}" in rows(at)  # the other model keeps working
         assert f"pretrained:{name}" not in rows(at)
         assert at.button(key=f"quick_{name}")  # the fallback: a quick training run
         restore()
 
-    # 1. truncate a model file
-    path = _model_path(models_copy, "dense_seed")
+    export = f"python -m ae_core export-onnx --models {models_copy}"
+    # 1. truncate the encoder the page runs
+    path = _onnx_path(models_copy, first, "encoder")
     path.write_bytes(saved[path.name][: len(saved[path.name]) // 3])
-    broken("dense_seed", path, "checksum")
-    # 2. the same bytes length, different content (bit rot)
-    path = _model_path(models_copy, "conv_seed")
+    broken(first, path, "checksum", export)
+    # 2. the same length, different content (bit rot) in a decoder
+    path = _onnx_path(models_copy, second, "decoder")
     data = bytearray(saved[path.name])
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
-    broken("conv_seed", path, "checksum")
+    broken(second, path, "checksum", export)
     # 3. a manifest that is not JSON
-    (models_copy / "conv_seed.json").write_text('{"model_file": "conv_seed-')
-    broken("conv_seed", models_copy / "conv_seed.json", "not valid JSON")
+    (models_copy / f"{second}.json").write_text('{"model_file": "conv-')
+    broken(second, models_copy / f"{second}.json", "not valid JSON")
     # 4. a manifest truncated to nothing
-    (models_copy / "dense_seed.json").write_bytes(b"")
-    broken("dense_seed", models_copy / "dense_seed.json", "not valid JSON")
-    # 5. the model file deleted
-    path = _model_path(models_copy, "conv_seed")
+    (models_copy / f"{first}.json").write_bytes(b"")
+    broken(first, models_copy / f"{first}.json", "not valid JSON")
+    # 5. an ONNX file deleted
+    path = _onnx_path(models_copy, second, "encoder")
     path.unlink()
-    broken("conv_seed", path, "missing")
+    broken(second, path, "missing", export)
     # 6. the manifest deleted: the model leaves the list, the page names the missing manifest
-    (models_copy / "dense_seed.json").unlink()
+    (models_copy / f"{first}.json").unlink()
     at.run()
     assert_clean(at)
-    assert str(models_copy / "dense_seed.json") in texts(at)
-    assert "pretrained:conv_seed" in rows(at) and "pretrained:dense_seed" not in rows(at)
-    assert at.button(key="quick_dense_seed")
+    assert str(models_copy / f"{first}.json") in texts(at)
+    assert f"pretrained:{second}" in rows(at) and f"pretrained:{first}" not in rows(at)
+    assert at.button(key=f"quick_{first}")
     restore()
     # Restored files are picked up again without a restart.
     at.run()
     assert_clean(at)
-    assert "pretrained:conv_seed" in rows(at)
+    assert f"pretrained:{second}" in rows(at)  # (the chooser dropped the first when it went away)
     assert not [e for e in at.error if "cannot be used" in e.value]
 
 
@@ -301,7 +306,7 @@ def test_one_sessions_training_and_settings_never_change_another_until_saved(env
     assert_clean(a)
     b.run()
     assert_clean(b)
-    assert any("dense_seed-v1" in o for o in b.multiselect(key="models").options)  # labels, not keys
+    assert any("saved v1" in o for o in b.multiselect(key="models").options)  # labels (lab.naming), not keys
     assert set(rows(b)) == set(before)
 
 

@@ -465,6 +465,6 @@ def test_pretrained_folder_is_copied_not_touched_by_these_tests():
     if not folder.is_dir():
         pytest.skip("no pretrained/ folder")
     names = store.list_models(folder)
-    files = set().union(*(store._model_files(json.loads((folder / f"{n}.json").read_text())) for n in names))
+    files = set().union(*(store.model_files(json.loads((folder / f"{n}.json").read_text())) for n in names))
     assert {p.name for p in folder.iterdir()} >= files  # every .keras and .onnx file a manifest names
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]
