@@ -398,17 +398,20 @@ def test_training_can_be_turned_off(env, monkeypatch):
 def test_broken_and_missing_models_name_the_file_and_offer_a_quick_run(env, monkeypatch, pretrained_dir, tmp_path):
     broken = tmp_path / "pretrained"
     broken.mkdir()
-    for name in ("dense_seed", "conv_seed"):
+    for name in ("dense_seed", "conv_denoiser"):  # the page's default models
         manifest = json.loads((pretrained_dir / f"{name}.json").read_text())
         (broken / f"{name}.json").write_text(json.dumps(manifest))
-        data = (pretrained_dir / manifest["model_file"]).read_bytes()
-        (broken / manifest["model_file"]).write_bytes(data if name == "conv_seed" else data[: len(data) // 2])
+        for file_name in store.model_files(manifest):  # the .keras file and the ONNX files the page runs
+            data = (pretrained_dir / file_name).read_bytes()
+            truncate = name == "dense_seed" and file_name.endswith(".encoder.onnx")
+            (broken / file_name).write_bytes(data[: len(data) // 2] if truncate else data)
     monkeypatch.setenv("AE_PRETRAINED_DIR", str(broken))
     at = app()
     page = texts(at)
-    assert "dense_seed" in page and str(broken / json.loads((broken / "dense_seed.json").read_text())["model_file"]) in page
-    assert "dense_deep.json" in page and "conv_denoiser.json" in page  # the missing ones, by file
-    assert list(rows(at)) == ["pretrained:conv_seed"]  # the good one still works
+    encoder = json.loads((broken / "dense_seed.json").read_text())["onnx"]["encoder"]["file"]
+    assert "dense_seed" in page and str(broken / encoder) in page and "export-onnx" in page
+    assert "dense_deep.json" in page and "conv_seed.json" in page  # the missing ones, by file
+    assert list(rows(at)) == ["pretrained:conv_denoiser"]  # the good one still works
     quick = at.button(key="quick_dense_seed")
     quick.click().run()
     assert_clean(at)
