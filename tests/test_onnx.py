@@ -28,7 +28,9 @@ def digits(n: int = 64) -> np.ndarray:
 def assert_same(onnx_model, keras_model, x) -> None:
     code = keras_model.encoder(x, training=False)
     code = np.asarray(code[0] if isinstance(code, (list, tuple)) else code)  # a VAE: the mean
-    np.testing.assert_allclose(onnx_model.encoder(x), code, atol=ATOL, rtol=0)
+    # Codes are unbounded (a linear code reaches about 40): there float32 itself resolves only
+    # about 4e-6, so the code also gets a relative 1e-6. Images in [0, 1]: absolute 1e-5 alone.
+    np.testing.assert_allclose(onnx_model.encoder(x), code, atol=ATOL, rtol=1e-6)
     np.testing.assert_allclose(onnx_model.decoder(code), np.asarray(keras_model.decoder(code, training=False)),
                                atol=ATOL, rtol=0)
     np.testing.assert_allclose(onnx_model.autoencoder(x), np.asarray(keras_model.autoencoder(x, training=False)),
