@@ -4,14 +4,11 @@ Run: `streamlit run app.py`. Settings come from the environment (see lab/setting
 AE_PRETRAINED_DIR, AE_MODELS_DIR, AE_ALLOW_TRAINING, AE_MAX_EPOCHS, AE_MAX_BATCH_SIZE,
 AE_TRAIN_DIGITS, AE_MAX_RUNS.
 """
-import os
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from lab import style  # noqa: E402
+from lab import style
 
 ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
 
