@@ -3,6 +3,7 @@ protocol (a request line on stdin, `cancel` lines after it; JSON events on stdou
 TensorFlow."""
 from __future__ import annotations
 
+import json
 import sys
 import textwrap
 import time
@@ -50,3 +51,19 @@ def wait_until(cond, seconds: float = 20.0) -> None:
     while not cond():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+HEAVY = ("tensorflow", "keras", "tf2onnx")
+
+
+def heavy_imports_after(code: str, timeout: float = 120.0) -> list[str]:
+    """Run `code` in a fresh Python process (in the repository); returns which of TensorFlow,
+    Keras and tf2onnx it imported."""
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    script = (f"import json, sys\nsys.path.insert(0, {str(root)!r})\n{code}\n"
+              f"print(json.dumps(sorted(m for m in {HEAVY!r} if m in sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=timeout)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
