@@ -69,6 +69,7 @@ class Settings:
         except OSError:
             same = False
         if same:
-            return (f"The models folder ({self.models_dir}) is the pretrained folder; saving there "
-                    "would overwrite the shipped models. Set AE_MODELS_DIR to another folder.")
+            # Visitors read this: it names the settings, never a server path.
+            return ("Saving is off: this server's models folder is its pretrained folder, and saving "
+                    "there would overwrite the shipped models. Set AE_MODELS_DIR to another folder.")
         return ""

@@ -34,7 +34,7 @@ def test_bad_settings_fall_back_with_a_note():
 
 def test_saving_into_the_pretrained_folder_is_refused(tmp_path):
     s = Settings.from_env({"AE_PRETRAINED_DIR": str(tmp_path), "AE_MODELS_DIR": str(tmp_path / ".")})
-    assert "overwrite the shipped models" in s.save_problem
+    assert "overwrite the shipped models" in s.save_problem and str(tmp_path) not in s.save_problem
 
 
 # --- figures ------------------------------------------------------------------------------
