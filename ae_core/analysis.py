@@ -26,8 +26,6 @@ from .models import Autoencoder
 
 BATCH = 500  # images per forward pass when encoding or reconstructing many
 SWEEP_LEVELS = tuple(round(0.1 * i, 1) for i in range(11))  # 0.0 ... 1.0, holds 0.2 / 0.5 / 0.8
-UNUSUAL_PERCENTILE = 95.0  # an error above this share of held-out digits' errors is "unusual"
-NOT_A_DIGIT_PERCENTILE = 99.0  # and above this share, "does not look like a digit"
 BLANK_CONTRAST = 0.2  # max - min below this: a blank page (every MNIST digit has about 1.0)
 
 
@@ -287,20 +285,10 @@ def nearest_digits(codes: np.ndarray, code: np.ndarray, k: int = 5) -> tuple[np.
     return idx[0], dist[0]
 
 
-# "Is this a digit?"
-
-@dataclass(frozen=True)
-class DigitCheck:
-    """How an input's reconstruction error compares with the held-out digits' errors."""
-
-    error: float  # per-pixel binary cross-entropy between the input and its reconstruction
-    percentile: float  # share (0-100) of held-out digits reconstructed better
-    verdict: str  # "digit", "unusual", "not a digit" or (`check_image` only) "blank"
-    sentence: str  # one plain sentence for people
-
+# "Is this a digit?" (the score itself is ae_core.score)
 
 def reconstruction_errors(model: Autoencoder, x: np.ndarray) -> np.ndarray:
-    """The anomaly score: each image's BCE against its own reconstruction, shape (N,).
+    """Each image's BCE against its own reconstruction, shape (N,).
 
     BCE, the models' training loss, was chosen by measurement (benchmarks/anomaly.py): it
     separates non-digits from digits as well as or better than MSE and MAE; 1 - SSIM has a
@@ -311,42 +299,6 @@ def reconstruction_errors(model: Autoencoder, x: np.ndarray) -> np.ndarray:
     """
     images = as_images(x)
     return metrics.bce(images, _run(model.autoencoder, images))
-
-
-def digit_check(error: float, reference: np.ndarray) -> DigitCheck:
-    """Judge one error against `reference`, the errors (N,) of held-out digits (any order)."""
-    ref = np.sort(np.asarray(reference, dtype=np.float64).ravel())
-    if len(ref) == 0 or not np.isfinite(error):
-        raise ValueError(f"Need a finite error and a non-empty reference. Received: "
-                         f"error={error}, {len(ref)} reference errors")
-    below = np.searchsorted(ref, error, "left") + np.searchsorted(ref, error, "right")
-    pct = 50.0 * below / len(ref)
-    than = ("every held-out digit" if error > ref[-1]
-            else f"{np.floor(pct * 10) / 10:.1f}% of held-out digits")
-    if pct > NOT_A_DIGIT_PERCENTILE:
-        verdict, sentence = "not a digit", ("Does not look like a digit: the model reconstructs "
-                                            f"it worse than {than}.")
-    elif pct > UNUSUAL_PERCENTILE:
-        verdict, sentence = "unusual", f"Unusual for a digit: reconstructed worse than {than}."
-    else:
-        verdict, sentence = "digit", (f"Looks like a digit: reconstructed as well as real digits "
-                                      f"(worse than {pct:.0f}% of them).")
-    return DigitCheck(float(error), float(pct), verdict, sentence)
-
-
-def check_image(model: Autoencoder, image: np.ndarray, reference: np.ndarray) -> DigitCheck:
-    """`digit_check` of one image (28, 28[, 1]) through `model`, after a blank-page rule;
-    `reference` is `reconstruction_errors(model, held-out digits)`, computed once and cached.
-
-    A page of one grey level (contrast below `BLANK_CONTRAST`) is called "blank" whatever its
-    error: an autoencoder reconstructs an empty page easily, so the error alone can miss it.
-    """
-    x = _one(image, "image")
-    error = float(reconstruction_errors(model, x)[0])
-    if float(x.max() - x.min()) < BLANK_CONTRAST:
-        return DigitCheck(error, digit_check(error, reference).percentile, "blank",
-                          "Does not look like a digit: the page is blank.")
-    return digit_check(error, reference)
 
 
 # The digit manifold (a 2-D code)
@@ -446,7 +398,7 @@ def to_png_bytes(image: np.ndarray, scale: int = 1) -> bytes:
 
     if not isinstance(scale, (int, np.integer)) or not 1 <= scale <= 64:
         raise ValueError(f"scale must be an integer from 1 to 64. Received: scale={scale!r}")
-    arr = np.asarray(image)
+    arr = numeric(image, "Image")  # a clear error for ragged or non-numeric input
     if arr.ndim == 2 and arr.shape != (28, 28):  # a row or grid of digits (`tile`)
         pixels = unit_range(arr, "Image")
     else:

@@ -20,6 +20,10 @@ def test_every_preset_builds_with_its_shapes(name):
     ae = models.build(preset.spec)
     x = np.zeros((2, 28, 28, 1), np.float32)
     code = ae.encoder(x, training=False)
+    if isinstance(preset.spec, models.VaeSpec):  # (mean, log-variance): the code is the mean
+        mean, log_var = code
+        assert tuple(mean.shape) == tuple(log_var.shape) == (2, preset.spec.code_size)
+        code = mean
     assert tuple(ae.autoencoder(x, training=False).shape) == (2, 28, 28, 1)
     assert tuple(ae.decoder(code, training=False).shape) == (2, 28, 28, 1)
     if isinstance(preset.spec, models.DenseSpec):

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from ae_core import store
-from tests.app_support import app, assert_clean, point_app_at, rows, texts, wait_for, z
-from tests.reliability_support import CANVASES, canvas_png, uploads
+from tests.app_support import PAD_STATE, app, assert_clean, point_app_at, rows, texts, wait_for, z
+from tests.reliability_support import uploads
 
 from lab.models_view import DEFAULT_MODELS
 
@@ -44,22 +44,38 @@ def env(monkeypatch, tmp_path, models_copy):
 
 # --- odd input -----------------------------------------------------------------------------
 
-def test_odd_canvases_never_break_the_page(env):
-    from tests.app_support import canvas_state  # (the drawing pad's input; see lab/pad.py)
+ODD_DRAWINGS = {  # what a pad (or a forged message) may send: (size, strokes)
+    "empty": (280, []),
+    "single dot": (280, [[[140, 140]]]),
+    "all filled": (280, [[[x, y] for y in (0, 280)] for x in range(0, 281, 10)]),
+    "strokes on the border": (280, [[[0, 0], [280, 0], [280, 280], [0, 280], [0, 0]]]),
+    "tiny digit in a corner": (280, [[[6, 6], [40, 6], [18, 50]]]),
+    "far outside the pad": (280, [[[-5000, -5000], [9000, 12000]]]),
+    "hundreds of strokes": (280, [[[i % 280, (7 * i) % 280], [(i + 30) % 280, (11 * i) % 280]] for i in range(400)]),
+    "a huge pad": (1e6, [[[1e5, 1e5], [9e5, 9e5]]]),
+    "negative size": (-280, [[[10, 10], [200, 200]]]),
+    "strings": (280, [[["a", "b"], ["c", "d"]]]),
+    "nulls": (280, [[[None, None], [1, 2]]]),
+    "not a list": (280, "strokes"),
+}
 
+
+def test_odd_drawings_never_break_the_page(env):
     at = app()
-    for kind in CANVASES:
-        at.session_state["canvas"] = canvas_state(canvas_png(kind))
+    for kind, (size, strokes) in ODD_DRAWINGS.items():
+        at.session_state[PAD_STATE] = {"seq": 1, "size": size, "strokes": strokes}
         at.run()
         assert_clean(at)
         page = texts(at)
-        assert "your drawing" in page or "too little ink" in page, (kind, page)
+        assert "your drawing" in page or "example test digit" in page, (kind, page)
         assert set(rows(at)) == {f"pretrained:{n}" for n in SHOWN}, kind  # the models keep running
         for fig in rows(at).values():
             recon = z(fig, 3)
             assert recon.shape == (28, 28) and np.all(np.isfinite(recon)), kind
-        if kind in ("empty", "single dot"):
-            assert "too little ink" in page and "example test digit" in page, kind
+        if kind in ("empty", "single dot", "negative size", "strings", "nulls", "not a list"):
+            assert "your drawing" not in page and "example test digit" in page, kind
+        if kind == "single dot":
+            assert "a dot is not a digit" in page, page
 
 
 def test_odd_uploads_get_a_message_naming_the_file_or_a_digit(env):
