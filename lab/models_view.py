@@ -1,9 +1,11 @@
 """The results column: choose models, see each one's code and reconstruction, or what is broken."""
 from __future__ import annotations
 
+import base64
 import html
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from . import engine, figures, pad, resources, training_view, viewer
@@ -252,6 +254,9 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
     result = engine.interact(digit.image, models, noise.level, noise.seed, noise.kind, plain)
     viewer.viewer_ui(viewer_rows(result), pad.seq())
     _input_lines(digit, result, [m for m in models if m.key in plain])
+    for out in result.outputs:
+        if _is_vae(out.model):
+            posterior_ui(out, result.noisy if out.noisy else result.clean)
     show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
     for out in result.outputs:
         if show_channels and out.model.spatial:
@@ -259,6 +264,39 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
                                                     f"{title(out.model.kind, out.model.name, out.model.preset)}: "
                                                     f"all {out.model.code_shape[-1]} channels of the code"),
                             key=f"channels_{out.model.key}", config=figures.CONFIG, theme=None)
+
+
+def _is_vae(model: engine.LoadedModel) -> bool:
+    return (model.manifest.get("spec") or {}).get("type") == "vae"
+
+
+def _new_posterior_draw(key: str) -> None:
+    st.session_state[f"posterior_{key}"] = int(np.random.default_rng().integers(0, 2**31 - 1))
+    st.rerun(RESULTS)
+
+
+def posterior_ui(out: engine.ModelOutput, given: np.ndarray) -> None:
+    """A VAE row's extra: its row shows the mean code's reconstruction; this button draws a code
+    from the posterior N(mean, variance) for the same input and shows what it decodes to."""
+    from ae_core import analysis, vae
+
+    model = out.model
+    name = title(model.kind, model.name, model.preset)
+    left, right = st.columns([0.55, 0.45], vertical_alignment="center")
+    left.button(f"Sample from the posterior: {name}", icon=":material/casino:", key=f"posterior_btn_{model.key}",
+                on_click=_new_posterior_draw, args=(model.key,), width="stretch",
+                help="A VAE encodes a digit to a distribution, not a point: draw one code from it and "
+                     "decode it. Each press draws again; the row above shows the mean.")
+    seed = st.session_state.get(f"posterior_{model.key}")
+    if seed is None:
+        return
+    mean, log_var = analysis.encode_all(model.net, given)[:2]
+    z = vae.posterior_sample(mean[0], log_var[0], seed)
+    image = analysis.decode(model.net, z[None])[0]
+    data = base64.b64encode(analysis.to_png_bytes(image, scale=3)).decode("ascii")
+    right.markdown(f"<img src='data:image/png;base64,{data}' width='84' height='84' "
+                   f"style='image-rendering: pixelated' alt='Posterior sample of {html.escape(name, quote=True)}'> "
+                   "a sample from the posterior", unsafe_allow_html=True)
 
 
 def models_table(models: list[engine.LoadedModel]) -> str:

@@ -286,3 +286,20 @@ def test_vae_rows_in_the_lab_show_the_mean_code_and_its_reconstruction(env):
     assert set(rows) == {"pretrained:vae_2d", "pretrained:vae_32d"}
     titles = [[p.get("title") for p in r["panels"]] for r in rows.values()]
     assert ["Code (2)", "Code 8×4"] == [t[2] for t in titles] and all(t[3] == "Reconstruction" for t in titles)
+    # The posterior button: each press draws a code from N(mean, variance) and shows its decoding.
+    assert not [m for m in at.markdown if "Posterior sample" in m.value]
+    at.button(key="posterior_btn_pretrained:vae_2d").click().run()
+    assert_clean(at)
+    first = [m.value for m in at.markdown if "Posterior sample of" in m.value]
+    assert len(first) == 1 and "data:image/png;base64," in first[0]
+    at.button(key="posterior_btn_pretrained:vae_2d").click().run()
+    again = [m.value for m in at.markdown if "Posterior sample of" in m.value]
+    assert len(again) == 1 and again != first  # a new draw (a fresh seed each press)
+
+
+def test_a_posterior_sample_follows_the_mean_and_the_variance():
+    from ae_core import vae
+
+    mean, log_var = np.array([1.0, -2.0]), np.log(np.array([0.01, 4.0]))
+    draws = np.stack([vae.posterior_sample(mean, log_var, s) for s in range(4000)])
+    assert np.allclose(draws.mean(0), mean, atol=0.1) and np.allclose(draws.std(0), [0.1, 2.0], rtol=0.05)
