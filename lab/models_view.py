@@ -282,7 +282,7 @@ def posterior_ui(out: engine.ModelOutput, given: np.ndarray) -> None:
 
     model = out.model
     name = title(model.kind, model.name, model.preset)
-    left, right = st.columns([0.55, 0.45], vertical_alignment="center")
+    left, right = st.columns([0.72, 0.28], vertical_alignment="center")
     left.button(f"Sample from the posterior: {name}", icon=":material/casino:", key=f"posterior_btn_{model.key}",
                 on_click=_new_posterior_draw, args=(model.key,), width="stretch",
                 help="A VAE encodes a digit to a distribution, not a point: draw one code from it and "
@@ -294,9 +294,9 @@ def posterior_ui(out: engine.ModelOutput, given: np.ndarray) -> None:
     z = vae.posterior_sample(mean[0], log_var[0], seed)
     image = analysis.decode(model.net, z[None])[0]
     data = base64.b64encode(analysis.to_png_bytes(image, scale=3)).decode("ascii")
-    right.markdown(f"<img src='data:image/png;base64,{data}' width='84' height='84' "
+    right.markdown(f"<img src='data:image/png;base64,{data}' width='56' height='56' "
                    f"style='image-rendering: pixelated' alt='Posterior sample of {html.escape(name, quote=True)}'> "
-                   "a sample from the posterior", unsafe_allow_html=True)
+                   "sample", unsafe_allow_html=True)
 
 
 def models_table(models: list[engine.LoadedModel]) -> str:
