@@ -18,6 +18,7 @@ processes sharing a folder (two servers, a server and the CLI) can never both ta
 from __future__ import annotations
 
 import datetime as _dt
+import glob
 import hashlib
 import json
 import os
@@ -308,8 +309,15 @@ def _replace_files(folder: Path, manifest_path: Path, manifest: dict, old_files:
         for f in new_files - old_files:
             (folder / f).unlink(missing_ok=True)
         raise
-    for f in old_files - new_files:
+    for f in old_files - new_files | _caches_of(folder, old_files - new_files):
         (folder / f).unlink(missing_ok=True)
+
+
+def _caches_of(folder: Path, files: set[str]) -> set[str]:
+    """Caches kept beside a model version (`NAME-<hash>.<what>.npz`, e.g. Explore's t-SNE map):
+    they go when the version goes."""
+    stems = {f[: -len(".keras")] for f in files if f.endswith(".keras")}
+    return {p.name for stem in stems for p in folder.glob(f"{glob.escape(stem)}.*.npz")}
 
 
 def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
@@ -574,8 +582,8 @@ def remove(folder: Path | str, name: str) -> list[str]:
     manifest_path.unlink()
     _fsync_dir(folder)
     removed = [manifest_path.name]
-    for f in sorted(files):
-        if (folder / f).is_file() and MODEL_FILE_RE.match(f):
+    for f in sorted(f for f in files if MODEL_FILE_RE.match(f)) + sorted(_caches_of(folder, files)):
+        if (folder / f).is_file():
             (folder / f).unlink()
             removed.append(f)
     return removed

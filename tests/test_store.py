@@ -265,3 +265,20 @@ def test_save_with_exclusive_never_replaces(tmp_path):
     _save(tmp_path)
     with pytest.raises(store.NameTaken):
         store.save(models.build(models.DenseSpec()), models.DenseSpec(), tmp_path, "m", exclusive=True)
+
+
+def test_a_version_s_caches_go_with_it(tmp_path):
+    def cache_of(name):
+        stem = json.loads((tmp_path / f"{name}.json").read_text())["model_file"][: -len(".keras")]
+        path = tmp_path / f"{stem}.tsne.npz"
+        np.savez(path, points=np.zeros((2, 2)))
+        return path
+
+    _save(tmp_path, "m", seed=0)
+    _save(tmp_path, "other", seed=2)
+    first, other = cache_of("m"), cache_of("other")
+    _save(tmp_path, "m", seed=1)  # a new version: the old one's map no longer describes it
+    assert not first.exists() and other.exists()
+    second = cache_of("m")
+    assert second.name in store.remove(tmp_path, "m")
+    assert not second.exists() and other.exists()
