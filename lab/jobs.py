@@ -252,6 +252,10 @@ class JobManager:
         except BaseException as exc:  # noqa: BLE001 - never leave a job "running" forever
             log.exception("watching training job %s failed", job.id)
             self._kill(job, force=True)
+            try:  # reap it, so the run is marked ended only once its trainer is gone
+                job.proc.wait(10)
+            except Exception:  # noqa: BLE001 - still marked failed below; the OS reaps it later
+                pass
             self._finish(job, "failed", f"the server lost track of the trainer ({type(exc).__name__})")
             return
         if outcome is not None and outcome.get("type") == "finished":
