@@ -74,6 +74,12 @@ try:
     training_view.collect_finished()
 except Exception as exc:  # noqa: BLE001
     oops("collecting a finished training run", exc)
+# The sidebar before the tabs: it then shows in the same first paint as the pad. Drawn last, it
+# appeared later on a busy server and pushed the pad 300 px to the right under the pen.
+try:
+    training_view.sidebar_ui(settings)
+except Exception as exc:  # noqa: BLE001
+    oops("drawing the training sidebar", exc)
 lab_tab, explore_tab = st.tabs([":material/science: Lab", ":material/explore: Explore"], key="page_tab",
                                on_change="rerun")  # Explore runs only while open
 with lab_tab:
@@ -96,7 +102,3 @@ if explore_tab.open:
             explore_view.page(settings, oops)
         except Exception as exc:  # noqa: BLE001
             oops("drawing the Explore tab", exc)
-try:
-    training_view.sidebar_ui(settings)
-except Exception as exc:  # noqa: BLE001
-    oops("drawing the training sidebar", exc)

@@ -134,6 +134,11 @@ COLUMNS = (["bce", "mse"] + [f"{m}@{lv}" for m in ("psnr", "ssim") for lv in NOI
            + ["canvas_bce", "canvas_psnr", f"canvas_psnr@{CANVAS_LEVEL}"])
 
 
+def _db(value: float) -> str:
+    """A PSNR cell: metrics.psnr caps a perfect match at 100 dB, which reads as a real figure."""
+    return "∞ (identical)" if value >= 100.0 else f"{value:.2f}"
+
+
 def to_markdown(result: dict) -> str:
     head = "| model | kind | test BCE | MSE | " + " | ".join(
         f"PSNR {lv}" for lv in NOISE_LEVELS) + " | " + " | ".join(f"SSIM {lv}" for lv in NOISE_LEVELS) + (
@@ -141,9 +146,9 @@ def to_markdown(result: dict) -> str:
     lines = [head, "|" + "---|" * (2 + len(COLUMNS))]
     for name, row in result["rows"].items():
         cells = [f"{row['bce']:.4f}", f"{row['mse']:.4f}"]
-        cells += [f"{row[f'psnr@{lv}']:.2f}" for lv in NOISE_LEVELS]
+        cells += [_db(row[f'psnr@{lv}']) for lv in NOISE_LEVELS]
         cells += [f"{row[f'ssim@{lv}']:.3f}" for lv in NOISE_LEVELS]
-        cells += [f"{row['canvas_bce']:.4f}", f"{row['canvas_psnr']:.2f}", f"{row[f'canvas_psnr@{CANVAS_LEVEL}']:.2f}"]
+        cells += [f"{row['canvas_bce']:.4f}", _db(row['canvas_psnr']), _db(row[f'canvas_psnr@{CANVAS_LEVEL}'])]
         lines.append(f"| {name} | {result['kinds'][name]} | " + " | ".join(cells) + " |")
     for name, err in result["errors"].items():
         lines.append(f"| {name} | error | {err} |")

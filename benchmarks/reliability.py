@@ -181,11 +181,11 @@ def load_campaign(users: int, idle: float, train: float, app_dir: Path) -> list[
     s = summarise(load)
     lines = ["## 3. Many users", "",
              f"{users} browser sessions (one headless Chromium, {users} contexts) on loopback, each drawing a "
-             "short stroke or moving the noise slider and waiting for the new pictures, then pausing "
+             "short stroke or moving the noise slider and waiting for the answer, then pausing "
              f"0.4-1.2 s; {idle:.0f} s with nobody training, then an extra session starts a 50-epoch "
              f"run of the default preset and the others go on for {train:.0f} s; then it cancels. Latency: "
-             "from mouse-up or key press to the changed pictures in the page (it includes the canvas "
-             "component's 200 ms debounce for drawings, and the browser's own rendering: all on the same "
+             "from mouse-up to the viewer painting that drawing, or from a key press to the changed "
+             "pictures in the page (it includes the browser's own rendering: all on the same "
              f"2 cores). Campaign time {seconds:.0f} s; load average before: {_load()}.", "",
              "| phase | interactions | p50 ms | p95 ms | draw p50 / p95 ms | slider p50 / p95 ms |",
              "|---|---|---|---|---|---|"]

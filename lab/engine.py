@@ -40,6 +40,11 @@ class LoadedModel:
         return len(self.code_shape) == 3
 
     @property
+    def is_vae(self) -> bool:
+        """A variational autoencoder (its code is the posterior's mean; see ae_core.vae)."""
+        return (self.manifest.get("spec") or {}).get("type") == "vae"
+
+    @property
     def code_size(self) -> int:
         return int(np.prod(self.code_shape))
 

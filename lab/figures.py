@@ -76,21 +76,6 @@ def flat_code_grid(code: np.ndarray, width: int = 4) -> tuple[np.ndarray, np.nda
     return padded.reshape(width, rows).T, index.reshape(width, rows).T
 
 
-def code_panel(code: np.ndarray, code_range: tuple[float, float], title: str) -> dict:
-    """A flat code (8x4 for 32 values) or a spatial code (H, W, C) as its mean over channels."""
-    lo, hi = code_range
-    code = np.asarray(code)
-    if code.ndim == 3:
-        mean = code.mean(axis=-1)
-        extra = np.stack([code.max(axis=-1), (code > 1e-6).sum(axis=-1)], axis=-1)
-        return {"title": title, "z": _z(mean), "zmin": lo, "zmax": hi, "customdata": _z(extra, 2),
-                "hover": ("cell (%{y}, %{x})<br>mean of " + str(code.shape[-1]) + " channels %{z:.2f}"
-                          "<br>max %{customdata[0]:.2f}, %{customdata[1]:.0f} active<extra></extra>")}
-    values, index = flat_code_grid(code)
-    return {"title": title, "z": _z(values), "zmin": lo, "zmax": hi, "customdata": index.tolist(),
-            "hover": "code[%{customdata}] = %{z:.3f}<extra></extra>"}
-
-
 def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | None = None,
                   titles: bool = True) -> PrebuiltFigure:
     """One figure, panels side by side left to right, square pixels, no axes.
@@ -108,7 +93,7 @@ def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | N
         if "source" in panel:  # a grey PNG, 0 black to 255 white: the same scale as GRAY
             trace = {"type": "image", "source": panel["source"], "xaxis": "x" + suffix,
                      "yaxis": "y" + suffix, "hoverinfo": "skip"}
-        else:
+        else:  # a heatmap with hover values (channels_figure)
             trace = {"type": "heatmap", "z": panel["z"], "zmin": panel["zmin"], "zmax": panel["zmax"],
                      "colorscale": GRAY, "showscale": False, "xaxis": "x" + suffix, "yaxis": "y" + suffix,
                      "hovertemplate": panel["hover"], "xgap": 0, "ygap": 0}

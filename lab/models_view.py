@@ -255,7 +255,7 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
     viewer.viewer_ui(viewer_rows(result), pad.seq())
     _input_lines(digit, result, [m for m in models if m.key in plain])
     for out in result.outputs:
-        if _is_vae(out.model):
+        if out.model.is_vae:
             posterior_ui(out, result.noisy if out.noisy else result.clean)
     show_channels = any(m.spatial for m in models) and st.session_state.get("show_channels", False)
     for out in result.outputs:
@@ -264,10 +264,6 @@ def results_ui(digit: Digit, noise: NoiseChoice, models: list[engine.LoadedModel
                                                     f"{title(out.model.kind, out.model.name, out.model.preset)}: "
                                                     f"all {out.model.code_shape[-1]} channels of the code"),
                             key=f"channels_{out.model.key}", config=figures.CONFIG, theme=None)
-
-
-def _is_vae(model: engine.LoadedModel) -> bool:
-    return (model.manifest.get("spec") or {}).get("type") == "vae"
 
 
 def _new_posterior_draw(key: str) -> None:

@@ -290,9 +290,16 @@ def uploads() -> dict[str, tuple[str, bytes, str]]:
 
 CANVAS = 'canvas[aria-label="Drawing pad"]'  # the pad (lab/pad.py); Playwright's CSS pierces shadow roots
 SLIDER = '[data-testid="stSlider"]:has([aria-label="Noise level"]) input[type="range"]'
-# Every picture of the results viewer (lab/viewer.py): a new input or noise changes them.
+# Every picture of the results viewer (lab/viewer.py): a new noise level changes them.
 PICTURES = 'canvas[aria-label^="Reconstruction"], canvas[aria-label^="Input to"]'
 PIXELS = "els => els.map(e => e.toDataURL().slice(-64)).join('|')"
+# After pointer-up: the sequence number of the drawing the pad sent (lab/pad.js), once it is no
+# longer inside a stroke; -1 while it is. A stroke is answered when the viewer has painted that
+# drawing (`painted`): its pictures need not change, since a stroke over ink the pad already
+# holds can leave the 28x28 digit exactly as it was.
+SENT = """c => { const root = c.parentElement.parentNode, pad = root && root.__pad;
+  return pad && pad.current === null ? (window.__aeLab || {}).seq || 0 : -1; }"""
+PAINTED = "() => (window.__aeLab || {}).painted || 0"
 PAGE_ERRORS = """() => document.querySelectorAll('[data-testid="stException"]').length +
   Array.from(document.querySelectorAll('[data-testid="stAlert"]')).filter(
     a => a.innerText.includes('Something went wrong')).length"""
@@ -313,10 +320,11 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
         await page.locator(PICTURES).first.wait_for(timeout=180_000)
         out["ready"] += 1
         box = await page.locator(CANVAS).bounding_box()
-        direction, value, drawn = "ArrowRight", 0.5, False
+        direction, value, drawn, moved = "ArrowRight", 0.5, False, False
         while clock["phase"] != "done":
             phase = clock["phase"]
             before = await page.locator(PICTURES).evaluate_all(PIXELS)
+            sent_before = await page.locator(CANVAS).evaluate(SENT)
             kind = "draw" if rng.random() < 0.5 else "slider"
             start = time.perf_counter()
             if kind == "draw":
@@ -324,6 +332,14 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
                 # digit); later ones are short strokes somewhere new: they add readable ink and
                 # move the digit's box (long strokes soon fill the pad, and then a new one changes
                 # nothing).
+                # Where the pad is now (a person aims at what they see); it must not have moved
+                # since the page was ready: nothing in the Lab should shift it under the pen.
+                now = await page.locator(CANVAS).bounding_box()
+                if not moved and any(abs(now[d] - box[d]) > 1 for d in ("x", "y", "width")):
+                    moved = True
+                    out["errors"].append(f"user {index}: the pad moved from {box} to {now} at "
+                                         f"{time.perf_counter() - clock['t0']:.1f} s ({phase})")
+                box = now
                 k = box["width"] / 280
                 if not drawn:
                     points = [(70, 60), (200, 60), (130, 230)]
@@ -346,14 +362,19 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
                 await page.keyboard.press(direction)
                 value += 0.05 if direction == "ArrowRight" else -0.05
             try:
-                await _changed(page, before, interaction_timeout)
+                if kind == "draw":
+                    await _answered(page, sent_before, interaction_timeout)
+                else:
+                    await _changed(page, before, interaction_timeout)
                 if phase == clock["phase"]:  # an interaction that straddles two phases is not counted
                     out["latency"].setdefault(phase, {}).setdefault(kind, []).append(time.perf_counter() - start)
             except Exception as exc:  # noqa: BLE001 - a timeout is an error of the campaign
                 t = start - clock["t0"]
+                lab = await page.evaluate("() => JSON.stringify(window.__aeLab || null)")
                 out["errors"].append(f"user {index}: {kind} at {t:.1f} s ({phase}; training started at "
-                                     f"{clock.get('t_train', float('nan')):.1f} s) got no new picture in "
-                                     f"{interaction_timeout:.0f} s ({type(exc).__name__})")
+                                     f"{clock.get('t_train', float('nan')):.1f} s) got no answer in "
+                                     f"{interaction_timeout:.0f} s ({type(exc).__name__}: {exc}; pad and viewer "
+                                     f"{lab}, pad's last drawing before {sent_before})")
             bad = await page.evaluate(PAGE_ERRORS)
             if bad:
                 out["errors"].append(f"user {index}: {bad} exception(s) or error message(s) on the page")
@@ -363,6 +384,25 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
         out["errors"].append(f"user {index}: {type(exc).__name__}: {str(exc)[:200]}")
     finally:
         await context.close()
+
+
+async def _answered(page, sent_before: int, timeout: float) -> None:
+    """Wait until the viewer has painted the drawing the pad sent on pointer-up."""
+    import asyncio
+
+    deadline = time.perf_counter() + timeout
+    sent = -1
+    while sent < 0:  # the pad's pointer-up handler has run
+        sent = await page.locator(CANVAS).evaluate(SENT)
+        if time.perf_counter() > deadline:
+            raise TimeoutError("the pad is still inside the stroke")
+        await asyncio.sleep(0.005)
+    if sent <= sent_before:
+        raise TimeoutError(f"the pad sent nothing for the stroke (last drawing {sent})")
+    while await page.evaluate(PAINTED) < sent:
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"drawing {sent} was never painted")
+        await asyncio.sleep(0.01)
 
 
 async def _changed(page, before: str, timeout: float) -> None:

@@ -61,13 +61,11 @@ def test_channel_grid_tiles_every_channel():
 def row_figure() -> figures.PrebuiltFigure:
     img = np.random.default_rng(0).random((28, 28))
     return figures.panels_figure([figures.image_panel(img, "Clean"), figures.image_panel(img, "Noisy"),
-                                  figures.code_panel(np.random.default_rng(1).random(32), (0, 1), "Code"),
                                   figures.image_panel(img, "Reconstruction")])
 
 
 @pytest.mark.parametrize("make", [row_figure,
                                   lambda: figures.channels_figure(np.random.default_rng(0).random((7, 7, 32)), (0, 1), "all"),
-                                  lambda: figures.panels_figure([figures.code_panel(np.random.default_rng(0).random((7, 7, 32)), (0, 1), "c")]),
                                   lambda: figures.loss_figure({"loss": [0.3, 0.2], "val_loss": [0.31, 0.25]})])
 def test_prebuilt_dicts_are_valid_plotly_figures(make):
     fig = make()
@@ -85,12 +83,12 @@ def test_one_colour_scale_and_fixed_image_range():
     from PIL import Image
 
     img = np.linspace(0, 0.5, 784).reshape(28, 28)  # a dim image stays dim: no per-image stretch
-    fig = figures.panels_figure([figures.image_panel(img, "a"),
-                                 figures.code_panel(np.random.default_rng(1).random(32), (0, 1), "c")]).to_dict()
+    fig = figures.panels_figure([figures.image_panel(img, "a")]).to_dict()
     png = Image.open(io.BytesIO(base64.b64decode(fig["data"][0]["source"].split(",", 1)[1])))
     assert png.mode == "L" and png.size == (28, 28)
     np.testing.assert_allclose(np.asarray(png) / 255, img, atol=0.5 / 255 + 1e-9)
-    assert fig["data"][1]["colorscale"] == figures.GRAY  # grey: 0 black, top white, like the PNGs
+    grid = figures.channels_figure(np.random.default_rng(1).random((7, 7, 32)), (0, 1), "c").to_dict()
+    assert grid["data"][0]["colorscale"] == figures.GRAY  # grey: 0 black, top white, like the PNGs
 
 
 # --- engine -------------------------------------------------------------------------------
