@@ -148,7 +148,7 @@ def test_huge_learning_rate_diverges_stops_and_is_never_saved(tmp_path):
     and the models folder (holding an earlier model of that name) is untouched."""
     data = tiny(512, 128)
     spec = models.DenseSpec(hidden=(64,))
-    config = training.TrainConfig(epochs=4, batch_size=64, learning_rate=1e12)
+    config = training.TrainConfig(epochs=4, batch_size=64, learning_rate=1e38)  # overflows at once
     store.save(models.build(spec), spec, tmp_path, "m", train_config=config)
     before = _folder_state(tmp_path)
     r = training.train(spec, config, data)
