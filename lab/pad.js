@@ -14,6 +14,30 @@ function round(v) {
   return Math.round(v * 10) / 10;
 }
 
+// A finger or pen acts on pointerup over the button, a mouse or the keyboard on click: in
+// Chromium a tap sometimes brought no click at all (6 of 8 taps on Clear right after a stroke, in
+// the phone test), while its pointerdown and pointerup arrived. The click that may follow a tap
+// is then ignored.
+function onPress(button, action) {
+  let finger = null;
+  let pressed = -Infinity;
+  button.addEventListener("pointerdown", (e) => {
+    finger = e.pointerType === "mouse" ? null : e.pointerId;
+  });
+  button.addEventListener("pointercancel", () => {
+    finger = null;
+  });
+  button.addEventListener("pointerup", (e) => {
+    if (finger === null || e.pointerId !== finger) return;
+    finger = null;
+    pressed = performance.now();
+    action();
+  });
+  button.addEventListener("click", () => {
+    if (performance.now() - pressed > 800) action();
+  });
+}
+
 function build(root, data) {
   const wrap = document.createElement("div");
   wrap.className = "pad";
@@ -170,8 +194,8 @@ function build(root, data) {
     s.redraw();
     s.send();
   };
-  undo.addEventListener("click", s.doUndo);
-  clear.addEventListener("click", () => {
+  onPress(undo, s.doUndo);
+  onPress(clear, () => {
     s.strokes = [];
     s.current = null;
     s.redraw();
@@ -189,7 +213,19 @@ function build(root, data) {
   return s;
 }
 
+// The page's CSS (lab/style.py) comes with the pad as well as through st.html: Streamlit draws a
+// style-only st.html with a lazily loaded chunk, and on a busy server that chunk can arrive after
+// this one; the page's paddings then changed under a visible pad and moved it 55 px.
+function pageStyle(css) {
+  if (!css || document.getElementById("ae-lab-page-css")) return;
+  const el = document.createElement("style");
+  el.id = "ae-lab-page-css";
+  el.textContent = css;
+  document.head.append(el);
+}
+
 export default function ({ parentElement, data, setStateValue }) {
+  pageStyle(data.page_css);
   let s = parentElement.__pad;
   if (!s || !s.wrap.isConnected) s = parentElement.__pad = build(parentElement, data);
   s.setStateValue = setStateValue;

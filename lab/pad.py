@@ -16,6 +16,7 @@ from typing import Callable
 import streamlit as st
 
 from ae_core.preprocess import PEN_FRACTION
+from lab import style
 
 KEY = "pad"  # the element's key; its state value is named "drawing"
 DRAWING = "pad_drawing"  # session key: {"seq": int, "size": float, "strokes": [[[x, y], ...], ...]}
@@ -63,4 +64,4 @@ def pad_ui(on_change: Callable[[], None]) -> None:
     _component()(key=KEY, on_drawing_change=_keep(on_change),
                  data={"pen": PEN_FRACTION, "throttle_ms": THROTTLE_MS, "stall_ms": STALL_MS,
                        "strokes": saved.get("strokes") or [], "size": saved.get("size") or 0,
-                       "seq": seq()})
+                       "seq": seq(), "page_css": style.RULES})

@@ -1,8 +1,7 @@
 """A little CSS on top of the theme in .streamlit/config.toml: compact rows, no wasted top space."""
 import streamlit as st
 
-CSS = """
-<style>
+RULES = """
 .block-container {padding: 1.6rem 1.6rem 1rem 1.6rem; max-width: 1400px;}
 .panel-titles {display: grid; text-align: center; font-size: 0.78rem; color: #31333f;
                margin: 0.3rem 0 0.35rem 0; line-height: 1.1; position: relative; z-index: 1;}
@@ -39,8 +38,8 @@ h1 {font-size: 2.2rem !important; padding-top: 0.2rem !important;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) [data-testid="stExpander"] {order: 4;}
   [data-testid="stHorizontalBlock"]:has(.st-key-noise_box) .st-key-pad {max-width: 26rem;}
 }
-</style>
 """
+CSS = f"<style>{RULES}</style>"
 
 
 def apply() -> None:
