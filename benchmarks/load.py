@@ -2,9 +2,10 @@
 
 Starts `streamlit run app.py` on a free loopback port, drives Debian Chromium (one browser, one
 context per visitor, `tests/reliability_support.run_load`), and prints the interaction latency
-(mouse-up to the viewer painting that drawing, or key press to new pictures on the page) while nobody trains and while another
-session's run goes on in its trainer process, with the machine's load average, which the
-figures depend on (other work on the machine shows up in both phases).
+(mouse-up to the viewer painting that drawing, or key press to new pictures on the page) while
+nobody trains and while another session's run goes on in its trainer process, with the
+machine's load average, which the figures depend on (other work on the machine shows up in both
+phases).
 
     python benchmarks/load.py [--users 5] [--idle 25] [--train 25]
 

@@ -170,8 +170,7 @@ def test_draw_with_the_mouse_and_the_reconstructions_follow_the_pen(server):
         page.screenshot(path=str(ARTIFACTS / "browser_slider.png"))
 
 
-STROKES = ("() => Array.from(document.querySelectorAll('*')).map(e => e.shadowRoot && "
-           f"e.shadowRoot.querySelector('{PAD}')).find(Boolean).parentElement.parentNode.__pad.strokes.length")
+STROKES = "c => c.parentElement.parentNode.__pad.strokes.length"  # on the pad's canvas (lab/pad.js)
 
 
 def touch_drag(page, points: list[tuple[float, float]]):
@@ -219,25 +218,30 @@ def test_draw_with_a_finger_on_a_phone(server):
         # finger's pointerup and ignores the click that may follow), and a tap on Clear the rest.
         cdp = touch_drag(page, [(x0 + 60 * k, y0 + (150 + 3 * i) * k) for i in range(10)])
         cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        page.wait_for_function(f"() => ({STROKES})() === 2", timeout=10_000)
+        page.wait_for_function(f"c => ({STROKES})(c) === 2", arg=page.locator(PAD).element_handle(),
+                               timeout=10_000)
         page.get_by_role("button", name="Undo", exact=True).tap()
         page.wait_for_timeout(1000)  # past any click that follows the tap
-        assert page.evaluate(STROKES) == 1
+        assert page.locator(PAD).evaluate(STROKES) == 1
         page.get_by_role("button", name="Clear", exact=True).tap()
         page.get_by_text("Draw a digit on the pad").wait_for(timeout=60_000)
 
 
-# Every x the pad is seen at, each frame from the page's start (the pad is in a shadow root).
+# Every x the pad is seen at, each frame from the page's start (the pad is in a shadow root), and
+# the page's left padding in the first frame it is seen (lab/style.py sets 1.6rem).
 PAD_PLACES = ("window.__padX = new Set(); const tick = () => { const c = Array.from("
               "document.querySelectorAll('*')).map(e => e.shadowRoot && e.shadowRoot.querySelector("
-              f"'{PAD}')).find(Boolean); if (c) window.__padX.add(Math.round(c.getBoundingClientRect().x)); "
-              "requestAnimationFrame(tick); }; requestAnimationFrame(tick);")
+              f"'{PAD}')).find(Boolean); if (c) {{ window.__padX.add(Math.round(c.getBoundingClientRect().x)); "
+              "window.__padding = window.__padding || getComputedStyle(document.querySelector("
+              "'.block-container')).paddingLeft; } requestAnimationFrame(tick); }; requestAnimationFrame(tick);")
 
 
 def test_the_pad_never_moves_when_the_pages_css_comes_late(server):
-    """Streamlit draws the page's style-only st.html (lab/style.py) with a lazily loaded chunk;
-    on a busy server it came after the pad, whose column then moved 55 px under the pen (seen in
-    the load test). Here that chunk is held back 3 s: the pad must appear where it stays."""
+    """Streamlit loads the script of each kind of element lazily. The page's CSS (lab/style.py)
+    comes as a style-only st.html, whose script on a busy server arrived after the pad's, and the
+    pad then moved 55 px under the pen (seen in the load test); the pad now brings that CSS too.
+    Here the st.html script is held back 3 s: the page's CSS must be in place when the pad first
+    shows, and the pad must stay where it appeared."""
     url, log = server
     held = []
 
@@ -251,8 +255,9 @@ def test_the_pad_never_moves_when_the_pages_css_comes_late(server):
 
     with browser_page(url, log, LAPTOP, prepare=hold_back_html) as page:
         ready(page)
-        page.wait_for_timeout(4000)  # past the held-back chunk
-        assert held, "the test held back no Html chunk: has Streamlit renamed it?"
+        page.wait_for_timeout(4000)  # past the held-back script
+        assert held, "the test held back no Html script: has Streamlit renamed it?"
+        assert page.evaluate("window.__padding") == "25.6px"  # 1.6rem: the page's CSS, not Streamlit's
         places = page.evaluate("() => Array.from(window.__padX)")
         assert len(places) == 1, f"the pad was seen at x = {places}"
         check_pad_fits(page)

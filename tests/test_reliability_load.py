@@ -2,10 +2,9 @@
 noise slider while an eleventh session trains; bounded in time, loopback only, stops by itself.
 
 Reports p50/p95 interaction latency (from mouse-up to the viewer painting that drawing, or from a
-key press to the new pictures on the page)
-with and without the training run, and the error count. Goals: zero errors; p95 while training
-at most 3x the idle p95. benchmarks/reliability.py runs the same campaign and writes the figures
-to benchmarks/reliability.md.
+key press to the new pictures on the page) with and without the training run, and the error
+count. Goals: zero errors; p95 while training at most 3x the idle p95. benchmarks/reliability.py
+runs the same campaign and writes the figures to benchmarks/reliability.md.
 """
 from __future__ import annotations
 
