@@ -135,8 +135,8 @@ COLUMNS = (["bce", "mse"] + [f"{m}@{lv}" for m in ("psnr", "ssim") for lv in NOI
 
 
 def _db(value: float) -> str:
-    """A PSNR cell: metrics.psnr caps a perfect match at 100 dB, which reads as a real figure."""
-    return "∞ (identical)" if value >= 100.0 else f"{value:.2f}"
+    """A PSNR cell: metrics.psnr caps a perfect match at PSNR_CAP, which reads as a real figure."""
+    return "∞ (identical)" if value >= metrics.PSNR_CAP else f"{value:.2f}"
 
 
 def to_markdown(result: dict) -> str:

@@ -43,9 +43,12 @@ def mse(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
     return ((_flat(clean) - _flat(recon)) ** 2).mean(axis=1)
 
 
+PSNR_CAP = 100.0  # dB: what psnr gives for a perfect match (it has no finite PSNR)
+
+
 def psnr(clean: np.ndarray, recon: np.ndarray) -> np.ndarray:
-    """Peak signal-to-noise ratio in dB (data range 1); capped at 100 dB for a perfect match."""
-    return np.minimum(10 * np.log10(1.0 / np.maximum(mse(clean, recon), 1e-10)), 100.0)
+    """Peak signal-to-noise ratio in dB (data range 1); capped at PSNR_CAP for a perfect match."""
+    return np.minimum(10 * np.log10(1.0 / np.maximum(mse(clean, recon), 1e-10)), PSNR_CAP)
 
 
 def _box_mean(x: np.ndarray, size: int) -> np.ndarray:

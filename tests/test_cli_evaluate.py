@@ -80,6 +80,10 @@ def test_canvas_columns_measure_the_canvas_digits():
     row = {k: 0.5 for k in evaluate.COLUMNS}
     md = evaluate.to_markdown({"rows": {"m": row}, "kinds": {"m": "model"}, "errors": {}})
     assert "canvas PSNR 0.5 |" in md and md.splitlines()[2].endswith("| 0.500 | 0.5000 | 0.50 | 0.50 |")
+    # A perfect match (metrics.psnr caps it) reads as identical, not as a 100 dB figure.
+    row["canvas_psnr"] = float(metrics.psnr(canvas[:1], canvas[:1])[0])
+    md = evaluate.to_markdown({"rows": {"m": row}, "kinds": {"m": "model"}, "errors": {}})
+    assert md.splitlines()[2].endswith("| 0.5000 | ∞ (identical) | 0.50 |") and "100.00" not in md
 
 
 @pytest.mark.parametrize("preset, field", [("conv_denoiser", "noise_max"), ("conv_seed", "noise_factor")])
