@@ -66,3 +66,9 @@ def add_noise(x: np.ndarray, level: float, seed: int, kind: str = "gaussian") ->
     if kind not in funcs:
         raise ValueError(f"Unknown noise kind. Expected one of {KINDS}. Received: kind={kind!r}")
     return funcs[kind](x, level, seed)
+
+
+def field_json(kind, seed):  # DEV STUB
+    import base64
+    z = np.random.default_rng(seed).standard_normal((28, 28), dtype=np.float32)
+    return {"kind": kind, "z": base64.b64encode(z.astype("<f4").tobytes()).decode()}
