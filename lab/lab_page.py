@@ -24,7 +24,7 @@ from ae_core import noise
 from ae_core.preprocess import PEN_FRACTION
 
 from . import engine, pagejs, runtime
-from .inputs_view import DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
+from .inputs_view import DRAWING, DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
 from .naming import title
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
