@@ -91,6 +91,9 @@ def _published(name: str) -> Path:
 
 def test_a_good_package_is_extracted_and_published(registry, tmp_path):
     assert runtime.status() == (False, runtime.WAITING)
+    stale = runtime.cache_dir().parent / f".{runtime.cache_dir().name}.killed"  # a process killed mid-way
+    (stale / "files").mkdir(parents=True)
+    os.utime(stale, (0, 0))
     assert runtime.ensure(timeout=30) == (True, "")
     for name, data in FAKE.items():
         assert _published(name).read_bytes() == data
