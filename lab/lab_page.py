@@ -120,7 +120,7 @@ def lab_ui(digit: Digit, example: Digit, choice: NoiseChoice, models: list[engin
     saved = drawing() or {}
     data = {
         "in_page": in_page, "note": "" if in_page else (status.message or SERVER_NOTE),
-        "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url()},
+        "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url(), "version": runtime.VERSION},
         "pen": PEN_FRACTION, "mode": "draw" if st.session_state.get("input_mode", "draw") == "draw" else "image",
         "strokes": saved.get("strokes") or [], "size": saved.get("size") or 0,
         "image": _b64(digit.image), "caption": digit.caption,
