@@ -464,7 +464,9 @@ function build(root, data) {
   s.toggleBox.addEventListener("change", () => { s.showChannels = s.toggleBox.checked; s.schedule(); });
   right.append(s.status, s.rowsBox, s.inputLine, s.toggle);
   grid.append(left, right);
-  root.append(grid); // append: the element also holds the component's <style>
+  const box = el("div", "lab-box");
+  box.append(grid);
+  root.append(box); // append: the element also holds the component's <style>
 
   s.schedule = () => {
     if (s.frame) return;
