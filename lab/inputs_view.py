@@ -131,6 +131,13 @@ def current_digit() -> Digit | str:
     return Digit(value, DRAWN)
 
 
+def current_input() -> Digit:
+    """`current_digit()`, with the example standing in for an upload that cannot be read (the
+    uploader says why)."""
+    digit = current_digit()
+    return example("The models show an example until the upload can be read.") if isinstance(digit, str) else digit
+
+
 def _pad_digit(raw: bytes) -> np.ndarray:
     try:
         size, strokes = json.loads(raw)
