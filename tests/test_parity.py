@@ -121,6 +121,10 @@ def hand_made_drawings() -> dict[str, tuple[list, float]]:
         "centred horizontal line": ([_line((40, 140), (240, 140), 50)], 280),
         "centred plus": ([_line((140, 40), (140, 240), 50), _line((40, 140), (240, 140), 50)], 280),
         "centred circle": ([circle], 320),
+        # Symmetric drawings whose centre of mass is an exact half: NumPy's sums and the page's,
+        # in another order, land on either side of it unless both snap it (preprocess._snap).
+        "four dots in a centred square": ([[[96, 96]], [[224, 96]], [[96, 224]], [[224, 224]]], 320),
+        "centred diagonal cross": ([[[30, 30], [370, 370]], [[30, 370], [370, 30]]], 400),
         "thin one, two points": ([[[150, 20], [150, 260]]], 300),
         "one-point strokes and lines": ([[[50, 50]], _line((60, 60), (200, 220), 20), [[230, 40]], [[100, 250]],
                                          _line((220, 60), (80, 200), 3)], 280),
