@@ -240,7 +240,7 @@ def _raster(points: list[np.ndarray], radius: float) -> np.ndarray:
     x0, y0, x1, y1 = (seg[:, i, None, None] for i in range(4))  # (n, 1, 1) each
     lo = np.maximum(np.floor(np.minimum(seg[:, :2], seg[:, 2:]) - reach), 0).astype(np.int64)  # (n, 2): x, y
     hi = np.minimum(np.ceil(np.maximum(seg[:, :2], seg[:, 2:]) + reach), RASTER - 1).astype(np.int64)
-    side = np.minimum(-(-(hi - lo + 1).max(axis=1) // 8) * 8, RASTER)  # squares of a multiple of 8 px
+    side = np.minimum(-(-(hi - lo + 1).max(axis=1) // 4) * 4, RASTER)  # squares of a multiple of 4 px
     start = np.minimum(lo, RASTER - side[:, None])  # the square stays inside the raster
     img = np.zeros(RASTER * RASTER)
     for k in np.unique(side):
@@ -251,10 +251,21 @@ def _raster(points: list[np.ndarray], radius: float) -> np.ndarray:
             wx, wy = (cols + 0.5) - x0[part], (rows + 0.5) - y0[part]
             vx, vy = x1[part] - x0[part], y1[part] - y0[part]
             length2 = vx * vx + vy * vy
-            with np.errstate(invalid="ignore", divide="ignore"):  # a dot: length2 = 0, t = 0
-                t = np.where(length2 > 0, np.clip((wx * vx + wy * vy) / length2, 0.0, 1.0), 0.0)
-            dx, dy = wx - t * vx, wy - t * vy
-            ink = np.clip(radius - np.sqrt(dx * dx + dy * dy) + 0.5, 0.0, 1.0)
+            # In place, each step the page's: t = clip((w . v) / |v|^2, 0, 1) (a dot keeps t = 0),
+            # d = |w - t v|, ink = clip(radius - d + 0.5, 0, 1).
+            t = wx * vx + wy * vy
+            np.divide(t, length2, out=t, where=length2 > 0)
+            np.clip(t, 0.0, 1.0, out=t)
+            dx, dy = t * vx, t * vy
+            np.subtract(wx, dx, out=dx)
+            np.subtract(wy, dy, out=dy)
+            dx *= dx
+            dy *= dy
+            dx += dy
+            ink = np.sqrt(dx, out=dx)
+            np.subtract(radius, ink, out=ink)
+            ink += 0.5
+            np.clip(ink, 0.0, 1.0, out=ink)
             np.maximum.at(img, (rows * RASTER + cols).ravel(), ink.ravel())
     return img.reshape(RASTER, RASTER)
 
