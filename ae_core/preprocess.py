@@ -381,30 +381,37 @@ def ink_from_photo(gray: np.ndarray) -> np.ndarray:
 
     The background is the median brightness (most of a photo is paper); if it is dark, the
     image is inverted so the ink is dark on light. The paper's own brightness is then measured
-    locally (a grey closing wider than any stroke, smoothed), and the ink is how much darker
-    than its local paper a pixel is, as a share of it: a shadow across the page darkens paper
-    and ink alike and does not become ink. After a 3x3 median filter (noise, single specks) the
-    ink is stretched so its strongest strokes reach 1.
+    locally (a grey closing wider than any stroke), and the ink is how much darker than its local
+    paper a pixel is, as a share of it: a shadow across the page darkens paper and ink alike and
+    does not become ink. After a 3x3 median filter (noise, single specks) the ink is stretched so
+    its strongest strokes reach 1.
     """
-    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
-
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(np.concatenate([gray.ravel(), border])))
-    light = gray if background > 0.5 else 1.0 - gray  # dark ink on light paper
-    side = max(3, max(gray.shape) // PAPER_WINDOW)
-    # Smoothed first: the closing keeps local maxima, and of sensor noise it would keep the peaks.
-    smooth = ndimage.uniform_filter(light, size=5)
-    paper = ndimage.uniform_filter(ndimage.grey_closing(smooth, size=(side, side), mode="nearest"),
-                                   size=side // 2 + 1, mode="nearest")
-    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
-    # large as a share of it); strokes are wider than 3 pixels at this size.
-    ink = ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
+    ink = _ink_on_paper(gray if background > 0.5 else 1.0 - gray)  # as dark ink on light paper
     top = float(ink.max())
     if top <= 0.08:  # no contrast at all: a blank page
         raise EmptyImageError("No digit found in the image: it looks blank. Upload a photo with dark "
                               "ink on light paper (or light ink on dark).")
     return np.clip(ink / top, 0.0, 1.0)
+
+
+def _ink_on_paper(light: np.ndarray) -> np.ndarray:
+    """How much darker than its local paper each pixel of `light` (dark ink on light paper) is."""
+    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
+
+    side = max(3, max(light.shape) // PAPER_WINDOW)
+    # A median first: the closing keeps local maxima, and of sensor noise it would keep the peaks;
+    # a median, unlike a mean, keeps the edge of a hard shadow where it is.
+    smooth = ndimage.median_filter(light, size=5)
+    closed = ndimage.grey_closing(smooth, size=(side, side), mode="nearest")
+    # The closing, smoothed, but never brighter than the closing itself: smoothing alone spreads
+    # the lit paper across the edge of a hard shadow, and the shadowed paper along it reads as ink.
+    paper = np.minimum(ndimage.uniform_filter(closed, size=side // 2 + 1, mode="nearest"), closed)
+    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
+    # large as a share of it); strokes are wider than 3 pixels at this size.
+    return ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
 
 
 def count_digits(ink: np.ndarray) -> int:

@@ -302,6 +302,24 @@ def test_a_shadow_across_the_page_is_not_ink():
     assert (x > 0.5).mean() < 0.25
 
 
+@pytest.mark.parametrize("shade", [160, 120, 80])
+def test_a_hard_edged_shadow_leaves_no_ink_along_its_edge(shade):
+    """A hard shadow edge beside the digit: the lit paper must not be smeared across the edge,
+    where the shadowed paper would read as ink, widen the crop and shrink the digit."""
+    def seven(shadow: bool) -> bytes:
+        img = Image.new("L", (600, 600), 225)
+        d = ImageDraw.Draw(img)
+        if shadow:
+            d.rectangle([0, 0, 120, 600], fill=shade)
+        d.line([(230, 150), (380, 150), (280, 460)], fill=35, width=18)
+        return png_bytes(img)
+
+    plain, x = pp.from_image_bytes(seven(False)), pp.from_image_bytes(seven(True))
+    rows = np.flatnonzero(x.max(axis=1) > 0.2)
+    assert rows[-1] - rows[0] + 1 == 20  # the digit fills the 20-pixel box, as without the shadow
+    assert np.abs(x - plain).max() < 0.05
+
+
 def test_a_shadowed_blank_page_is_still_blank():
     with pytest.raises(pp.EmptyImageError, match="blank"):
         pp.from_image_bytes(png_bytes(shadowed(Image.new("L", (400, 300), 220))))
