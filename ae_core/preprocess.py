@@ -32,7 +32,7 @@ INK_LEVEL = 0.2  # a pixel brighter than this (0..1) counts as ink
 MIN_INK_FRACTION = 0.005  # less ink than this share of the canvas reads as "nothing drawn"
 MIN_INK_FRACTION_PHOTO = 0.0005  # photos: a digit may be small on the page
 MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (config.toml: maxUploadSize = 8)
-MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
+MAX_PIXELS = 16_000_000  # decoded size limit (decompression-bomb guard): a 16-megapixel photo, 4600 x 3450
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
 PAPER_WINDOW = 12  # the local paper level is measured over 1/12 of the photo's side (wider than a stroke)
@@ -343,33 +343,54 @@ def _open(data: bytes) -> Image.Image:
 
 
 def from_image_bytes(data: bytes) -> np.ndarray:
-    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28).
-
-    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
-    brightness is removed locally so a grey background or a shadow does not count as ink.
+    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28): `from_photo(decode_photo(data))`.
 
     Raises:
         ImageTooLargeError, NotAnImageError, BrokenImageError, EmptyImageError,
         SeveralDigitsError (two or more digits side by side).
+    """
+    return from_photo(decode_photo(data))
+
+
+def decode_photo(data: bytes) -> Image.Image:
+    """The upload decoded once: checked, turned upright (EXIF), on paper, grey ("L"), its longest
+    side at most WORK_SIDE. Transparent pixels become paper that contrasts with the ink: white
+    under dark ink, black under light ink.
+
+    Raises:
+        ImageTooLargeError, NotAnImageError, BrokenImageError.
     """
     img = _open(data)
     try:
         img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
-            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent -> paper
-            img = Image.alpha_composite(paper, rgba)
+            ink = np.asarray(rgba.convert("L"), np.float32)[np.asarray(rgba.getchannel("A")) > 127]
+            level = 0 if ink.size and float(ink.mean()) > 127 else 255  # light ink: black paper
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (level, level, level, 255)), rgba)
         if img.mode in ("I", "F") or img.mode.startswith("I;16"):  # 16-bit (or 32-bit) greyscale:
             wide = np.asarray(img, dtype=np.float32)  # convert("L") would clip it to white, not scale it
             peak = 255.0 if wide.max() <= 255 else 65535.0
             img = Image.fromarray(np.round(np.clip(wide / peak, 0, 1) * 255).astype(np.uint8))
         img = img.convert("L")
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
-        gray = np.asarray(img, dtype=np.float32) / 255.0
+        img.load()
     except DECODE_ERRORS as exc:
         raise BrokenImageError(f"The image could not be read ({str(exc)[:120]}). Try saving it "
                                "again as PNG or JPEG.") from None
-    ink = ink_from_photo(gray)
+    return img
+
+
+def from_photo(img: Image.Image) -> np.ndarray:
+    """A decoded photo (`decode_photo`) -> (28, 28).
+
+    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
+    brightness is removed locally so a grey background or a shadow does not count as ink.
+
+    Raises:
+        EmptyImageError, SeveralDigitsError (two or more digits side by side).
+    """
+    ink = ink_from_photo(np.asarray(img, dtype=np.float32) / 255.0)
     if (n := count_digits(ink)) > 1:
         raise SeveralDigitsError(f"The image seems to hold {n} digits side by side; the models read one "
                                  "digit at a time. Crop the photo to a single digit and upload it again.")

@@ -502,3 +502,28 @@ def test_a_saved_model_has_one_name_from_its_manifest(env, pretrained_dir, tmp_p
     assert_clean(at)
     label = at.multiselect(key="models").format_func("saved:my_model")
     assert label == rows(at)["saved:my_model"]["title"] == "Conv denoiser 7×7×32 (tutorial), saved as my_model"
+
+
+def test_an_upload_is_decoded_once_and_white_ink_on_transparent_is_a_digit(monkeypatch):
+    from lab.inputs_view import _upload_to_digit
+
+    opened = []
+    real = preprocess._open
+    monkeypatch.setattr(preprocess, "_open", lambda data: opened.append(len(data)) or real(data))
+    img = Image.new("RGBA", (200, 200), (0, 0, 0, 0))  # white ink on a transparent sheet
+    ImageDraw.Draw(img).line([(100, 20), (100, 180)], fill=(255, 255, 255, 255), width=14)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    digit, preview = _upload_to_digit(buf.getvalue())
+    assert len(opened) == 1  # the preview comes from the same decoding
+    assert digit.max() == pytest.approx(1.0) and (digit > 0.5).sum() > 20  # a "1", not "blank"
+    shown = np.asarray(Image.open(io.BytesIO(preview)).convert("L"), float)
+    assert shown[5, 5] == 0 and shown[100, 100] == 255  # white ink on black paper
+
+
+def test_a_photo_over_the_pixel_limit_is_refused_before_decoding():
+    img = Image.new("L", (5000, 4000), 255)  # 20 megapixels of blank paper: a small PNG
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    with pytest.raises(preprocess.ImageTooLargeError, match="megapixels"):
+        preprocess.decode_photo(buf.getvalue())
