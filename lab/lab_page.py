@@ -29,6 +29,7 @@ from .inputs_view import DRAWING, DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseCho
 from .naming import title
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
+SERVED = "_lab_served"  # session key: the server has drawn this session's rows once
 NEXT_SEED = "_next_noise_seed"  # session key: the seed "New noise" gives next (its field is sent ahead)
 HERE = Path(__file__).parent
 METRIC_HELP = {
@@ -140,6 +141,9 @@ def lab_ui(current: Callable[[], Digit], example: Digit, choice: NoiseChoice, mo
         nxt = _next_seed(choice.seed)
         data["next_seed"] = nxt
         data["fields"] = {str(choice.seed): _fields(choice.seed), str(nxt): _fields(nxt)}
-    else:
+    if not in_page or not st.session_state.get(SERVED):
+        # Also on a session's first run with the runtime: the rows show at once, drawn by the
+        # server, while the page loads the runtime and the models (a second or two).
         data["result"] = _result(digit, choice, models, plain)
+        st.session_state[SERVED] = True
     _component()(key=KEY, data=data, on_drawing_change=_changed, on_noise_change=_changed)
