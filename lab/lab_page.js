@@ -110,6 +110,7 @@ function panelNode(title, label, kind) {
   const cap = el("figcaption", "", title);
   const box = el("div", "box");
   const canvas = el("canvas");
+  canvas.width = canvas.height = 28; // square until painted (a canvas is 300 x 150 by default)
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", label);
   box.append(canvas);
