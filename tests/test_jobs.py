@@ -75,7 +75,7 @@ def test_two_runs_at_once_when_the_setting_allows(manager):
 def test_cancel_stops_the_run_within_an_epoch_and_keeps_it(manager):
     m = manager()
     job = m.start("alice", "dense_seed", CONFIG)
-    wait_until(lambda: job.proc is not None)
+    wait_until(lambda: job.steps > 0)  # training has begun: Cancel keeps the model so far
     m.cancel(job)
     wait_until(lambda: not job.active)
     assert job.status == "stopped" and job.epochs_done == 1
@@ -123,8 +123,12 @@ def test_an_error_while_watching_never_leaves_the_job_running(manager, monkeypat
 def test_a_trainer_that_cannot_start_fails_the_run(tmp_path):
     m = JobManager(scratch_root=tmp_path / "s", command=[str(tmp_path / "no-such-program")])
     job = m.start("alice", "dense_seed", CONFIG)
+    wait_until(lambda: not job.active)
     assert job.status == "failed" and "could not start" in job.error
-    assert m.start("bob", "dense_seed", CONFIG).status == "failed"  # the queue did not jam
+    assert str(tmp_path) not in job.error  # visitors read it: no server path
+    other = m.start("bob", "dense_seed", CONFIG)
+    wait_until(lambda: not other.active)
+    assert other.status == "failed"  # the queue did not jam
 
 
 # --- the real trainer --------------------------------------------------------------------------
@@ -181,7 +185,7 @@ def test_the_real_trainer_stops_on_cancel_within_an_epoch(tmp_path):
 
 
 def test_a_real_run_that_did_not_learn_is_kept_with_a_warning(tmp_path):
-    """Adam at learning rate 1.0: finite losses, but worse than a flat grey image (issue 11)."""
+    """Adam at learning rate 1.0: finite losses, but no better than predicting the average digit."""
     m = real_manager(tmp_path)
     try:
         job = m.start("alice", "dense_seed", TrainConfig(epochs=2, batch_size=64, learning_rate=1.0),
@@ -190,7 +194,7 @@ def test_a_real_run_that_did_not_learn_is_kept_with_a_warning(tmp_path):
     finally:
         m.shutdown()
     assert job.status == "completed" and job.name, job.error
-    assert job.history["val_loss"][-1] > 0.7 and "training diverged" in job.warning
+    assert job.history["val_loss"][-1] > 0.7 and "did not learn" in job.warning
 
 
 def test_a_nan_run_has_no_model_to_save(manager):
