@@ -278,6 +278,7 @@ class SharedQueue:
         result = rq_job.return_value() if rq_job is not None else None
         if not result or not result.get("name"):
             raise ValueError(f"Run {job.id} has no saved model (status {job.status}).")
+        job.name = result["name"]  # a snapshot taken before the run ended has none yet
         folder = self.scratch_root / job.id
         if (folder / f"{result['name']}.json").is_file():
             return folder
