@@ -51,7 +51,7 @@ def _browser_token() -> str | None:
         raw = st.context.cookies.get(XSRF_COOKIE)
     except Exception:  # noqa: BLE001 - no request context (a test harness)
         return None
-    if not raw:
+    if not isinstance(raw, str) or not raw:
         return None
     parts = raw.strip("\"'").split("|")
     try:
