@@ -45,7 +45,8 @@ ROOT = Path(__file__).resolve().parents[1]
 GRACE_SECONDS = 10.0  # a trainer that has not stopped its batch loop this long after Cancel is killed
 STOP_GRACE_SECONDS = 120.0  # from the end of the batch loop to "saving": the epoch's validation pass
 KEEP_SECONDS = 3600.0  # a finished run nobody collected (its visitor left) is removed after this
-IDLE_SECONDS = 60.0  # a run nobody has watched this long is dropped (queued) or cancelled (running)
+IDLE_SECONDS = 180.0  # a run nobody has watched this long is dropped (queued) or cancelled (running);
+# pages poll every second, but a browser runs a background tab's timers only once a minute
 QUEUE_MAX = 30  # runs waiting at most; more are refused with a message
 WORKER_NICE = 19  # the lowest priority: on a busy machine the pages win, training takes what is left
 ACTIVE = ("queued", "running")

@@ -32,7 +32,9 @@ class Settings:
     max_runs: int = 1  # AE_MAX_RUNS: trainer processes at once (embedded backend); later runs queue
     queue_url: str = ""  # AE_QUEUE_URL=redis://HOST:PORT/DB: the shared RQ queue instead of this server's
     queue_max: int = 30  # AE_QUEUE_MAX: runs waiting at most; more are refused with a message
-    idle_seconds: int = 60  # AE_IDLE_SECONDS: a run nobody watched this long is dropped or cancelled
+    # AE_IDLE_SECONDS: a run nobody watched this long is dropped or cancelled. A page polls every
+    # second, but browsers slow the timers of background tabs to once a minute: keep it above that.
+    idle_seconds: int = 180
     problems: tuple[str, ...] = field(default=(), compare=False)  # notes about ignored values
 
     @classmethod

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ae_core.worker import QUEUE_NAME, RESULT_SECONDS, cancel_key, files_key, watch_key
 
-from .jobs import (GRACE_SECONDS, STOP_GRACE_SECONDS, WORKER_NICE, Busy, Job, QueueFull, busy_message,
+from .jobs import (GRACE_SECONDS, IDLE_SECONDS, STOP_GRACE_SECONDS, WORKER_NICE, Busy, Job, QueueFull, busy_message,
                    full_message, private_scratch)
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ class SharedQueue:
 
     shared = True
 
-    def __init__(self, url: str, queue_max: int = 30, idle_seconds: float = 60.0,
+    def __init__(self, url: str, queue_max: int = 30, idle_seconds: float = IDLE_SECONDS,
                  grace_seconds: float = GRACE_SECONDS, stop_grace_seconds: float = STOP_GRACE_SECONDS,
                  nice: int = WORKER_NICE, scratch_root: Path | str | None = None):
         from redis import Redis
@@ -150,7 +150,7 @@ class SharedQueue:
             waiting = self.queue.count
             if waiting >= self.queue_max:
                 raise QueueFull(full_message(waiting))
-            job_id = f"ae-{(key or uuid.uuid4().hex)[:16]}-{uuid.uuid4().hex[:8]}"
+            job_id = f"ae-{hashlib.sha256((key or uuid.uuid4().hex).encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}"
             request = {"preset": preset, "config": config.to_dict(), "train_digits": train_digits,
                        "name": f"{preset}-run", "nice": self.nice, "idle_seconds": self.idle_seconds}
             meta = {"owner": owner, "preset": preset, "config": config.to_dict(), "train_digits": train_digits,
@@ -443,6 +443,6 @@ def _exc_string(rq_job) -> str:
 
 
 @functools.lru_cache(maxsize=4)
-def shared_queue(url: str, queue_max: int = 30, idle_seconds: float = 60.0) -> SharedQueue:
+def shared_queue(url: str, queue_max: int = 30, idle_seconds: float = IDLE_SECONDS) -> SharedQueue:
     """One `SharedQueue` per server and URL."""
     return SharedQueue(url, queue_max=queue_max, idle_seconds=idle_seconds)

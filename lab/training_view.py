@@ -151,7 +151,7 @@ def collect_finished() -> str | None:
             _note("error", f"Training {title} failed: {public_text(job.error)}. The server is fine; try again.")
         elif job.status == "cancelled":
             if job.note == "left the queue":
-                _note("info", f"You left the queue; {title} was not trained.")
+                _note("info", f"You left the queue: {title} was cancelled before it started, so nothing was trained.")
             elif "before training began" in job.note:
                 _note("info", f"Training {title} was cancelled before it began; nothing was trained.")
             else:
