@@ -208,6 +208,8 @@ def main() -> int:
 def fold(meta: dict, event: dict) -> None:
     """Progress in an RQ job's meta, from the same events the trainer process sends on its pipe."""
     kind = event.get("type")
+    if kind in ("begin", "batch", "epoch"):
+        meta.setdefault("first_progress_at", time.time())
     if kind == "loading":
         meta["stage"] = "loading"
     elif kind == "begin":

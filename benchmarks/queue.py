@@ -110,8 +110,8 @@ def drain(server: SharedQueue, n: int, same: bool) -> dict:
 def first_epoch(backend, owner: str) -> float:
     job = backend.start(owner, "dense_seed", dataclasses.replace(CONFIG, seed=999), train_digits=DIGITS,
                         key=f"first-{owner}-{time.time()}")
-    wait_until(lambda: (backend.job_of(owner).first_event is not None) or not backend.job_of(owner).active, 300)
-    return backend.job_of(owner).first_event
+    wait_until(lambda: (backend.job_of(owner).first_epoch is not None) or not backend.job_of(owner).active, 300)
+    return backend.job_of(owner).first_epoch
 
 
 def main() -> int:

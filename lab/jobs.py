@@ -101,7 +101,8 @@ class Job:
     steps: int = 0
     fraction: float = 0.0
     history: dict = field(default_factory=dict)
-    first_event: float | None = None  # seconds from the request to the first epoch's event
+    first_event: float | None = None  # seconds from the request to the first progress event
+    first_epoch: float | None = None  # seconds from the request to the first epoch's event
     train_seconds: float | None = None  # Keras' fit time in the trainer (no start-up, no saving)
     folder: Path | None = None  # the scratch folder holding the finished model on this server
     name: str | None = None  # the saved model's name in `folder` (None: nothing saved)
@@ -553,7 +554,9 @@ def apply_event(job: Job, event: dict) -> dict | None:
     kind = event.get("type")
     if kind in ("started", "loading") and job.stage in ("queued", "launching"):
         job.stage = "loading"
-    elif kind == "begin":
+    if kind in ("begin", "batch", "epoch") and job.first_event is None:
+        job.first_event = time.monotonic() - job.created
+    if kind == "begin":
         job.steps = int(event.get("steps") or 0)
         job.stage = "training"
     elif kind == "batch":
@@ -565,8 +568,8 @@ def apply_event(job: Job, event: dict) -> dict | None:
     elif kind == "saving":
         job.stage = "saving"
     elif kind == "epoch":
-        if job.first_event is None:
-            job.first_event = time.monotonic() - job.created
+        if job.first_epoch is None:
+            job.first_epoch = time.monotonic() - job.created
         nan = float("nan")
         job.history = {"loss": [*job.history.get("loss", []), _num(event.get("loss"), nan)],
                        "val_loss": [*job.history.get("val_loss", []), _num(event.get("val_loss"), nan)]}

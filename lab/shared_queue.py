@@ -392,8 +392,9 @@ class SharedQueue:
         nan = float("nan")
         job.history = {k: [nan if v is None else float(v) for v in meta.get(k, [])] for k in ("loss", "val_loss")
                        if meta.get(k)}
-        if meta.get("first_epoch_at"):
-            job.first_event = meta["first_epoch_at"] - meta.get("created", meta["first_epoch_at"])
+        for name, at in (("first_event", "first_progress_at"), ("first_epoch", "first_epoch_at")):
+            if meta.get(at):
+                setattr(job, name, meta[at] - meta.get("created", meta[at]))
         job.cancel_requested = bool(self.conn.exists(cancel_key(rq_job.id)))
         note = self.conn.get(_set_key(rq_job.id, "note"))
         job.note = note.decode() if note else meta.get("note", "")

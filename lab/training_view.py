@@ -44,31 +44,34 @@ class SessionModel:
     job: Job
 
 
-def _browser_token() -> str | None:
-    """The token inside Streamlit's XSRF cookie ("2|mask|masked token|time"): the same in every
-    tab of a browser and across reloads (the mask changes, the token does not)."""
-    try:
-        raw = st.context.cookies.get(XSRF_COOKIE)
-    except Exception:  # noqa: BLE001 - no request context (a test harness)
-        return None
+def visitor_from_cookie(raw) -> str | None:
+    """A visitor id from the value of Streamlit's XSRF cookie ("2|mask|masked token|time"): the
+    token is the same in every tab of a browser and across reloads (the mask changes, the token
+    does not); only its hash is kept."""
     if not isinstance(raw, str) or not raw:
         return None
     parts = raw.strip("\"'").split("|")
+    token = raw
     try:
         if parts[0] == "2" and len(parts) == 4:
             mask, masked = binascii.a2b_hex(parts[1]), binascii.a2b_hex(parts[2])
-            return bytes(b ^ mask[i % 4] for i, b in enumerate(masked)).hex()
+            token = bytes(b ^ mask[i % 4] for i, b in enumerate(masked)).hex()
     except (binascii.Error, IndexError):
         return None
-    return raw
+    return "b-" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _browser_visitor() -> str | None:
+    try:
+        return visitor_from_cookie(st.context.cookies.get(XSRF_COOKIE))
+    except Exception:  # noqa: BLE001 - no request context (a test harness)
+        return None
 
 
 def session_id() -> str:
     """The visitor: a hash of the browser's XSRF token, or one id per browser session."""
     if "session_id" not in st.session_state:
-        token = _browser_token()
-        st.session_state["session_id"] = (
-            "b-" + hashlib.sha256(token.encode()).hexdigest()[:24] if token else uuid.uuid4().hex)
+        st.session_state["session_id"] = _browser_visitor() or uuid.uuid4().hex
     return st.session_state["session_id"]
 
 

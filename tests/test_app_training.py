@@ -111,3 +111,19 @@ def test_the_caps_are_checked_where_the_run_starts(env, fake, monkeypatch):
     monkeypatch.setattr(training_view, "session_id", lambda: "visitor")
     job = training_view.start(Settings.from_env(), "dense_seed", TrainConfig(epochs=10))
     assert job is None and "at most 3 epochs" in shown[0] and m.job_of("visitor") is None
+
+
+def test_a_browser_is_one_visitor_across_tabs_and_reloads():
+    """Streamlit re-masks its XSRF cookie on every page load; the token inside stays."""
+    import os
+
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from lab.training_view import visitor_from_cookie
+
+    token = os.urandom(16)
+    tab1, tab2 = generate_xsrf_token_string(token, 1700000000), generate_xsrf_token_string(token, 1700000000)
+    assert tab1 != tab2 and visitor_from_cookie(tab1) == visitor_from_cookie(tab2)
+    assert visitor_from_cookie(generate_xsrf_token_string(os.urandom(16))) != visitor_from_cookie(tab1)
+    assert token.hex() not in visitor_from_cookie(tab1)  # only a hash is kept
+    assert visitor_from_cookie(None) is None and visitor_from_cookie("2|zz|zz|1") is None
