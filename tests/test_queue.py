@@ -176,3 +176,13 @@ def test_a_sigkilled_worker_fails_its_run_with_a_clear_message(servers, workers)
     again = a.start("alice", "dense_seed", TINY, train_digits=DIGITS, key="2")
     wait_until(lambda: not a.job_of("alice").active, 180)
     assert a.job_of("alice").status == "completed" and again.id != job.id
+
+
+def test_the_queue_settings_are_read_and_bad_values_explained():
+    from lab.settings import Settings
+
+    s = Settings.from_env({"AE_QUEUE_URL": "redis://10.0.0.5:6379/2", "AE_QUEUE_MAX": "5", "AE_IDLE_SECONDS": "90"})
+    assert (s.queue_url, s.queue_max, s.idle_seconds, s.problems) == ("redis://10.0.0.5:6379/2", 5, 90, ())
+    bad = Settings.from_env({"AE_QUEUE_URL": "10.0.0.5:6379", "AE_QUEUE_MAX": "0"})
+    assert bad.queue_url == "" and len(bad.problems) == 2 and "redis://HOST:PORT/DB" in bad.problems[0]
+    assert Settings().train_digits == 7000  # all the bundled training digits
