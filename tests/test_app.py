@@ -373,7 +373,8 @@ def test_the_form_keeps_its_settings_after_a_run(env):
     at.sidebar.slider(key="train_noise").set_value(0.3)
     at.sidebar.button(key="train").click().run()
     wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown), 180)
-    assert any("after 1 epoch," in s.value for s in at.sidebar.success)  # "1 epoch", not "1 epochs"
+    # "1 epoch", not "1 epochs" (one epoch on a few digits may not beat the average digit: a warning)
+    assert any("after 1 epoch," in s.value for s in [*at.sidebar.success, *at.sidebar.warning])
     assert at.sidebar.selectbox(key="train_preset").value == "conv_seed"
     assert at.sidebar.number_input(key="train_epochs").value == 1
     assert at.sidebar.select_slider(key="train_batch").value == 64
