@@ -1,8 +1,6 @@
 """Autoencoder lab: draw or pick a digit, add noise, watch autoencoders encode and rebuild it.
 
-Run: `streamlit run app.py`. Settings come from the environment (see lab/settings.py):
-AE_PRETRAINED_DIR, AE_MODELS_DIR, AE_ALLOW_TRAINING, AE_MAX_EPOCHS, AE_MAX_BATCH_SIZE,
-AE_TRAIN_DIGITS, AE_MAX_RUNS.
+Run: `streamlit run app.py`. Settings come from the environment (see lab/settings.py).
 """
 from pathlib import Path
 
@@ -15,12 +13,12 @@ ICON = Path(__file__).parent / "lab" / "assets" / "icon.png"
 st.set_page_config(page_title="Autoencoder lab", page_icon=str(ICON), layout="wide")
 style.apply()
 
-from lab import inputs_view, models_view, training_view  # noqa: E402
-from lab.errors import oops  # noqa: E402  (unexpected errors: one calm line, traceback in the log)
+from lab import inputs_view, lab_page, models_view, runtime, training_view  # noqa: E402
+from lab.kit import section  # noqa: E402
 from lab.settings import Settings  # noqa: E402
 
 settings = Settings.from_env()
-
+runtime.start()  # fetches the in-page runtime in the background on a first start
 
 st.title("Autoencoder lab")
 st.markdown(
@@ -32,73 +30,41 @@ for problem in settings.problems:
     st.warning(problem)
 
 
-@st.fragment(key=inputs_view.INPUTS)
-def inputs_column() -> None:
-    """Draw / pick / upload and the noise controls. Their callbacks rerun the results only."""
-    try:
-        inputs_view.input_ui()
-    except Exception as exc:  # noqa: BLE001
-        oops("reading the input", exc)
-    inputs_view.noise_ui()
-
-
-@st.fragment(key="choices")
-def choices() -> None:
-    """The model chooser (a change reruns the whole page) and the channel switch."""
-    try:
-        labels, _ = models_view.catalog(settings)
-        keys = models_view.chooser(labels)
-        models_view.channels_toggle(models_view.load(settings, keys)[0])
-    except Exception as exc:  # noqa: BLE001
-        oops("listing the models", exc)
-
-
-@st.fragment(key=inputs_view.RESULTS)
-def results_column() -> None:
-    """Every chosen model on the current digit: a stroke or a slider step reruns only this."""
-    try:
+@st.fragment
+def lab_element(models) -> None:
+    """The Lab's element: the page's reports of the drawing and the noise rerun only this."""
+    with section("running the models"):
         digit = inputs_view.current_digit()
-        labels, missing = models_view.catalog(settings)
-        models, failures = models_view.load(settings, models_view.selected(labels))
-        models_view.problems_ui(settings, missing, failures)
-        if isinstance(digit, inputs_view.Digit):
-            models_view.results_ui(digit, inputs_view.current_noise(), models)
-        else:
-            st.info("The models run as soon as there is a readable digit: try another file, or "
-                    "switch to Draw or Test digit.", icon=":material/arrow_back:")
-    except Exception as exc:  # noqa: BLE001
-        oops("running the models", exc)
+        if isinstance(digit, str):  # an upload that cannot be read: the uploader says why
+            digit = inputs_view.example("The models show an example until the upload can be read.")
+        noise = inputs_view.current_noise()
+        lab_page.lab_ui(digit, inputs_view.example(inputs_view.EMPTY_PAD), noise, models,
+                        {m.key: models_view.is_denoiser(m) for m in models},
+                        {m.key: models_view.about(m) for m in models}, models_view.clean_for(noise, models))
 
 
-try:
+with section("collecting a finished training run"):
     training_view.collect_finished()
-except Exception as exc:  # noqa: BLE001
-    oops("collecting a finished training run", exc)
-# The sidebar before the tabs: it then shows in the same first paint as the pad. Drawn last, it
-# appeared later on a busy server and pushed the pad 300 px to the right under the pen.
-try:
+# The sidebar before the tabs, so that it shows in the same first paint as the Lab.
+with section("drawing the training sidebar"):
     training_view.sidebar_ui(settings)
-except Exception as exc:  # noqa: BLE001
-    oops("drawing the training sidebar", exc)
 lab_tab, explore_tab = st.tabs([":material/science: Lab", ":material/explore: Explore"], key="page_tab",
                                on_change="rerun")  # Explore runs only while open
 with lab_tab:
+    models = []
     left, right = st.columns([0.4, 0.6], gap="medium")
-    with left:
-        inputs_column()
-    with right:
-        choices()
-        results_column()
-        try:  # drawn on full reruns only (a model choice reruns everything)
-            labels, _ = models_view.catalog(settings)
-            models_view.about_ui(models_view.load(settings, models_view.selected(labels))[0])
-        except Exception as exc:  # noqa: BLE001
-            oops("describing the models", exc)
+    with left, section("reading the input"):
+        inputs_view.input_ui()
+    with right, section("listing the models"):
+        labels, missing = models_view.catalog(settings)
+        models, failures = models_view.load(settings, models_view.chooser(labels))
+        models_view.problems_ui(settings, missing, failures)
+    lab_element(models)
+    with section("describing the models"):
+        models_view.about_ui(models)
 if explore_tab.open:
-    with explore_tab:
-        try:
-            from lab import explore_view
+    with explore_tab, section("drawing the Explore tab"):
+        from lab import explore_view
+        from lab.errors import oops
 
-            explore_view.page(settings, oops)
-        except Exception as exc:  # noqa: BLE001
-            oops("drawing the Explore tab", exc)
+        explore_view.page(settings, oops)

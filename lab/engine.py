@@ -113,7 +113,7 @@ def load_stored(folder: Path, name: str, kind: str, sample: np.ndarray) -> Loade
     except store.ModelFileError as exc:
         from ae_core.presets import PRESETS
 
-        preset = name if name in PRESETS else _preset_of(folder / f"{name}.json")
+        preset = name if name in PRESETS else preset_of(folder / f"{name}.json")
         return LoadFailure(key, name, exc.path, str(exc), preset)
     except ValueError as exc:  # a bad name
         return LoadFailure(key, name, str(folder / f"{name}.json"), str(exc))
@@ -122,7 +122,7 @@ def load_stored(folder: Path, name: str, kind: str, sample: np.ndarray) -> Loade
                    preset=preset, sample=sample, manifest=stored.manifest, path=stored.path)
 
 
-def _preset_of(manifest_path: Path) -> str | None:
+def preset_of(manifest_path: Path) -> str | None:
     try:
         return json.loads(manifest_path.read_text()).get("preset")
     except (OSError, ValueError, AttributeError):
@@ -195,3 +195,9 @@ def interact(clean: np.ndarray, models: list[LoadedModel], level: float, seed: i
     outputs = [ModelOutput(m, code[0], recon[0], rows[i + 1], g)
                for i, (m, (code, recon), g) in enumerate(zip(models, results, given))]
     return Interaction(clean, noisy, rows[0], outputs)
+
+
+def file_sha256(model: LoadedModel, part: str) -> str:
+    """The sha256 of the model's ONNX `part` ("encoder" or "decoder"), as its manifest records it
+    (`store.load_onnx` has checked the file against it)."""
+    return str(model.manifest["onnx"][part]["sha256"])

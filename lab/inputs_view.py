@@ -1,10 +1,9 @@
-"""The input column: draw, pick or upload a digit; the noise controls.
+"""The input: draw, pick or upload a digit, and the noise settings the page reported.
 
-The widgets live in the "inputs" fragment, the models in the "results" fragment. A drawing sent
-by the pad (lab/pad.py, while the pen moves and on pointer-up) or a noise change reruns only
-"results" (`st.rerun(RESULTS)` from the widget's callback), which reads the inputs from session
-state through `current_digit()` and `current_noise()`: the input column is not redrawn on every
-stroke or slider step.
+The pad and the noise controls are part of the Lab's element (lab/lab_page.py); the page reports
+the drawing and the noise settings into the session (`DRAWING`, "noise", "noise_kind",
+"noise_seed", "noise_all"), and `current_digit()` / `current_noise()` read them for whatever
+the server needs them for (the rows without the in-page runtime, Explore, downloads).
 """
 from __future__ import annotations
 
@@ -19,9 +18,9 @@ import streamlit as st
 from ae_core import preprocess
 from ae_core.noise import KINDS
 
-from . import pad, resources
+from . import resources
 
-RESULTS, INPUTS = "results", "inputs"  # fragment keys
+DRAWING = "pad_drawing"  # session key: the drawing the page reported, {"size", "strokes"}
 MODES = ("draw", "pick", "upload")
 MODE_LABELS = {"draw": "Draw", "pick": "Test digit", "upload": "Upload"}  # no icons: one line in a narrow column
 NOISE_LABELS = {"gaussian": "Gaussian", "salt_pepper": "Salt & pepper", "mask": "Masking"}
@@ -52,21 +51,20 @@ def _value(key: str):
     return st.session_state.get(key, DEFAULTS.get(key))
 
 
-def rerun_results() -> None:
-    """Widget callback: rerun only the results fragment (not this column)."""
-    st.rerun(RESULTS)
-
-
-def rerun_both() -> None:
-    st.rerun([INPUTS, RESULTS])
+def drawing() -> dict | None:
+    """The latest drawing the page reported ({"size", "strokes"}), or None before any."""
+    value = st.session_state.get(DRAWING)
+    return value if isinstance(value, dict) else None
 
 
 # --- turning the current input into a digit (used by both fragments) ---------------------
 
 def _cached(slot: str, raw: bytes, convert, errors: type[Exception] = preprocess.ImageInputError):
-    """Convert `raw` once; reruns with the same bytes (a slider move) reuse the result.
+    """Convert `raw` once; reruns with the same bytes reuse the result.
 
-    Returns the converted value or the error (of type `errors`) it raised.
+    Returns the converted value, or the message (a `str`) of the error of type `errors` it
+    raised: only the message is kept, never the exception, whose traceback would keep the raw
+    bytes and the arrays of the failed attempt alive.
     """
     digest = hashlib.blake2b(raw, digest_size=16).digest()
     hit = st.session_state.get(slot)
@@ -75,7 +73,7 @@ def _cached(slot: str, raw: bytes, convert, errors: type[Exception] = preprocess
     try:
         value = convert(raw)
     except errors as exc:
-        value = exc
+        value = str(exc)
     st.session_state[slot] = (digest, value)
     return value
 
@@ -95,6 +93,10 @@ def _upload_to_digit(raw: bytes) -> tuple[np.ndarray, bytes]:
     return digit, buf.getvalue()
 
 
+DRAWN = "your drawing, cropped, fitted into 20×20 and centred by centre of mass"
+EMPTY_PAD = "Draw a digit on the pad: until then the models show an example."
+
+
 def example(hint: str = "") -> Digit:
     """What the models show before anything is drawn or uploaded: a held-out test digit."""
     image, label = resources.test_digit(EXAMPLE_INDEX)
@@ -102,32 +104,31 @@ def example(hint: str = "") -> Digit:
                  example=True, hint=hint)
 
 
-def current_digit() -> Digit | preprocess.ImageInputError:
-    """The digit the models should see now, or the reason an upload cannot be read."""
+def current_digit() -> Digit | str:
+    """The digit the models should see now, or why an upload cannot be read (a message)."""
     mode = _value("input_mode")
     if mode == "pick":
         index = int(_value("pick_index"))
         image, label = resources.test_digit(index)
         return Digit(image, f"held-out test digit #{index} (never seen in training), label {label}")
     if mode == "upload":
-        file = st.session_state.get("upload")
-        if file is None:
+        value = _upload()
+        if value is None:
             return example()
-        value = _cached("_upload_digit", file.getvalue(), _upload_to_digit)
-        if isinstance(value, preprocess.ImageInputError):
+        if isinstance(value, str):
             return value
-        return Digit(value[0], f"{file.name}, converted to a 28×28 MNIST-style digit")
-    drawing = pad.drawing()
-    if not drawing or not drawing.get("strokes"):
-        return example("Draw a digit on the pad: until then the models show an example.")
+        return Digit(value[1], f"{value[0]}, converted to a 28×28 MNIST-style digit")
+    sent = drawing()
+    if not sent or not sent.get("strokes"):
+        return example(EMPTY_PAD)
     try:
-        raw = json.dumps([drawing.get("size"), drawing.get("strokes")]).encode()
+        raw = json.dumps([sent.get("size"), sent.get("strokes")]).encode()
     except (TypeError, ValueError):
         raw = b"unreadable"
     value = _cached("_pad_digit", raw, _pad_digit, ValueError)  # bad values: a message, not a crash
-    if isinstance(value, ValueError):
-        return example(str(value))
-    return Digit(value, "your drawing, cropped, fitted into 20×20 and centred by centre of mass")
+    if isinstance(value, str):
+        return example(value)
+    return Digit(value, DRAWN)
 
 
 def _pad_digit(raw: bytes) -> np.ndarray:
@@ -138,6 +139,29 @@ def _pad_digit(raw: bytes) -> np.ndarray:
     return preprocess.from_strokes(strokes, size)
 
 
+UPLOAD_KEPT = "_upload_kept"  # session key: (file name, digit, preview PNG) of the last good upload
+
+
+def _upload() -> tuple[str, np.ndarray, bytes] | str | None:
+    """(file name, digit, preview) of the upload, a message if it cannot be read, or None.
+
+    The last good upload is kept while the uploader is not drawn (in Draw or Test digit mode,
+    Streamlit forgets a file uploader's file), until the visitor removes it."""
+    file = st.session_state.get("upload")
+    if file is None:
+        return st.session_state.get(UPLOAD_KEPT)
+    value = _cached("_upload_digit", file.getvalue(), _upload_to_digit)
+    if isinstance(value, str):
+        return value
+    kept = st.session_state[UPLOAD_KEPT] = (file.name, *value)
+    return kept
+
+
+def _upload_changed() -> None:
+    if st.session_state.get("upload") is None:  # the visitor removed the file
+        st.session_state.pop(UPLOAD_KEPT, None)
+
+
 def current_noise() -> NoiseChoice:
     return NoiseChoice(float(_value("noise")), str(_value("noise_kind")), int(_value("noise_seed")),
                        bool(_value("noise_all")))
@@ -145,16 +169,11 @@ def current_noise() -> NoiseChoice:
 
 # --- the widgets ---------------------------------------------------------------------------
 
-def draw_ui() -> None:
-    pad.pad_ui(rerun_results)  # its own line under the pad says what to do
-
-
 def _new_sample() -> None:
     labels = resources.test_labels()
     wanted = st.session_state.get("pick_label", "any")
     pool = np.arange(len(labels)) if wanted == "any" else np.flatnonzero(labels == int(wanted))
     st.session_state["pick_index"] = int(np.random.default_rng().choice(pool))
-    rerun_results()
 
 
 def pick_ui() -> None:
@@ -169,52 +188,25 @@ def pick_ui() -> None:
 
 def upload_ui() -> None:
     file = st.file_uploader("A photo or scan of one handwritten digit", type=["png", "jpg", "jpeg"],
-                            key="upload", on_change=rerun_both,
+                            key="upload", on_change=_upload_changed,
                             help="Dark ink on light paper works; the digit is found, inverted and "
                                  "centred like MNIST's.")
-    if file is None:
+    value = _upload()
+    if value is None:
         st.caption(":material/upload: Upload a PNG or JPEG of a single handwritten digit. Until "
                    "then, the models show an example.")
-        return
-    value = _cached("_upload_digit", file.getvalue(), _upload_to_digit)
-    if isinstance(value, preprocess.ImageInputError):
+    elif isinstance(value, str):
         st.error(f"**{file.name}**: {value}", icon=":material/error:")
-        return
-    st.image(value[1], width=140, caption="your photo; the models see the 28×28 version →")
+    else:
+        note = "" if file is not None else " (kept from before; upload another to replace it)"
+        st.image(value[2], width=140, caption=f"{value[0]}{note}: the models see the 28×28 version")
 
 
 def input_ui() -> None:
     """Draw, pick or upload. The chosen digit is read with `current_digit()`."""
     mode = st.segmented_control("Input", MODES, default="draw", required=True, key="input_mode",
-                                format_func=MODE_LABELS.get, label_visibility="collapsed",
-                                on_change=rerun_both)
+                                format_func=MODE_LABELS.get, label_visibility="collapsed")
     if mode == "pick":
         pick_ui()
     elif mode == "upload":
         upload_ui()
-    else:
-        draw_ui()
-
-
-def _new_noise() -> None:
-    st.session_state["noise_seed"] = int(np.random.default_rng().integers(0, 10_000))
-    rerun_both()  # the Seed field in this column shows the seed in use
-
-
-NOISE_BOX = "noise_box"  # its container's key: lab/style.py moves it below the results on phones
-
-
-def noise_ui() -> None:
-    with st.container(key=NOISE_BOX):
-        st.slider("Noise level", 0.0, 1.0, 0.5, 0.05, key="noise", on_change=rerun_results,
-                  help="0 leaves the digit clean; 0.5 is the tutorial's noise factor.")
-        st.segmented_control("Noise type", KINDS, default="gaussian", required=True, key="noise_kind",
-                             format_func=NOISE_LABELS.get, width="stretch", on_change=rerun_results)
-        left, right = st.columns([1, 1], vertical_alignment="bottom")
-        left.number_input("Seed", 0, MAX_SEED, 0, 1, key="noise_seed", on_change=rerun_results,
-                          help="Same seed, same noise: the picture is reproducible.")
-        right.button("New noise", key="new_noise", on_click=_new_noise, width="stretch",
-                     help="A fresh random seed")
-        st.toggle("Noise for every model", key="noise_all", on_change=rerun_results,
-                  help="Off: models that are not denoisers get the clean digit, so each model shows the job "
-                       "it was trained for. On: every model gets the noisy input.")
