@@ -12,7 +12,10 @@ from __future__ import annotations
 import json
 import re
 
+import os
+
 import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from ae_core import analysis
@@ -21,6 +24,14 @@ from tests.app_support import APP, assert_clean, charts, texts
 from tests.test_app import env  # noqa: F401 (fixture)
 
 TIMEOUT = 300  # the first Explore run encodes the held-out digits
+
+
+@pytest.fixture
+def server_decodes(monkeypatch):
+    """The path without the in-page runtime: the server decodes and sends the pictures."""
+    from lab.explore import decoder
+
+    monkeypatch.setattr(decoder, "in_page", lambda model: None)
 
 
 def explore(section: str = "Playground", **state) -> AppTest:
@@ -119,7 +130,7 @@ def test_the_lab_tab_does_not_run_explore(env):
 
 # --- the latent playground --------------------------------------------------------------------
 
-def test_playground_starts_from_the_inputs_code_and_decodes_it_on_the_server(env):
+def test_playground_starts_from_the_inputs_code_and_decodes_it_on_the_server(env, server_decodes):
     at = explore()
     pg = element(at, playground.PG_KEY)
     seed = model(at, "pretrained:dense_seed")
@@ -129,7 +140,7 @@ def test_playground_starts_from_the_inputs_code_and_decodes_it_on_the_server(env
     np.testing.assert_allclose(picture(pg["px"]), analysis.decode(seed.net, code[None])[0], atol=1 / 255 + 1e-6)
 
 
-def test_switching_models_keeps_each_models_own_code(env):
+def test_switching_models_keeps_each_models_own_code(env, server_decodes):
     at = explore()
     seed, deep = model(at, "pretrained:dense_seed"), model(at, "pretrained:dense_deep")
     moved = np.asarray(element(at, playground.PG_KEY)["values"]) + 1.5  # as if the sliders were moved
@@ -222,9 +233,27 @@ def test_with_the_runtime_ready_the_page_decodes(env, monkeypatch):
     assert mf["decoder"] == ort["decoder"] and "px" not in mf
 
 
+def test_the_decoder_is_published_for_the_page_once_the_runtime_is_ready(env, monkeypatch):
+    from lab import runtime
+    from lab.explore import decoder
+    from tests.runtime_support import ort_ready
+
+    monkeypatch.delenv("AE_RUNTIME_FETCH")
+    status = ort_ready()
+    if not status.ready and not os.environ.get("AE_REQUIRE_BROWSER"):
+        pytest.skip(f"the in-page runtime is not available here: {status.message}")
+    assert status.ready, status.message
+    seed = model(None, "pretrained:dense_seed")
+    page = decoder.in_page(seed)
+    sha = seed.manifest["onnx"]["decoder"]["sha256"]
+    assert page == {"decoder": f"/app/static/models/{sha}.onnx",
+                    "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url()}}
+    assert (runtime.STATIC / "models" / f"{sha}.onnx").is_file()
+
+
 # --- interpolation ------------------------------------------------------------------------------
 
-def test_interpolation_steps_and_second_digit(env):
+def test_interpolation_steps_and_second_digit(env, server_decodes):
     at = explore()
     at.slider(key="interp_steps").set_value(5).run()
     assert_clean(at)
@@ -335,15 +364,14 @@ def test_a_dot_is_not_silently_judged_as_the_example_digit(env):
     assert "the example digit" in check
 
 
-def test_an_unreadable_upload_still_shows_what_needs_no_input(env, monkeypatch):
-    from ae_core import preprocess
-    from lab import inputs_view
-
+def test_an_unreadable_upload_still_shows_what_needs_no_input(env):
     at = explore("Code map")
-    monkeypatch.setattr(inputs_view, "current_digit", lambda: preprocess.BrokenImageError("unreadable"))
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    at.file_uploader(key="upload").set_value(("broken.png", b"not an image at all", "image/png")).run()
     at.run()
     assert_clean(at)
     assert "code_map" in charts(at) and "cannot be read" in texts(at)
+    assert "This panel works on the Lab's input" in texts(at)  # the digit check waits
 
 
 def test_captions_are_escaped():
@@ -354,7 +382,7 @@ def test_captions_are_escaped():
 
 # --- the digit manifold -----------------------------------------------------------------------------
 
-def test_manifold_click_sliders_dream_and_posterior(env):
+def test_manifold_click_sliders_dream_and_posterior(env, server_decodes):
     at = explore("Manifold", input_mode="pick", pick_index=5, pick_label="any")
     mf = element(at, manifold.KEY)
     assert mf["plane"].startswith("data:image/png;base64,") and len(mf["mean"]) == 2
@@ -437,9 +465,11 @@ def test_the_sweeps_legend_keeps_clear_of_the_axis_titles(env, monkeypatch):
 
 
 def test_leaving_the_tab_keeps_its_section_and_model(env):
-    at = open_section(explore(), "Manifold")
+    at = explore()
     at.segmented_control(key="explore_model").set_value("pretrained:dense_deep").run()
     assert_clean(at)
+    at = open_section(at, "Manifold")
+    assert not at.get("segmented_control") or all(c.key != "explore_model" for c in at.get("segmented_control"))
     section = at.session_state["explore_section"]
     at.session_state["page_tab"] = next(t.label for t in at.tabs if "Lab" in t.label)
     at.run()
@@ -448,7 +478,9 @@ def test_leaving_the_tab_keeps_its_section_and_model(env):
     at.run()
     assert_clean(at)
     assert at.session_state["explore_section"] == section and element(at, manifold.KEY) is not None
+    at = open_section(at, "Playground")
     assert at.segmented_control(key="explore_model").value == "pretrained:dense_deep"
+    assert element(at, playground.PG_KEY)["model"] == "pretrained:dense_deep"
 
 
 def test_values_are_cached_per_model_file_not_per_object():
@@ -481,17 +513,12 @@ def test_vae_rows_in_the_lab_show_the_mean_code_and_its_reconstruction(env):
     assert_clean(at)
     rows = {r["key"]: r for r in viewer_rows(at)}
     assert set(rows) == {"pretrained:vae_2d", "pretrained:vae_32d"}
-    titles = [[p.get("title") for p in r["panels"]] for r in rows.values()]
-    assert ["Code (2)", "Code 8×4"] == [t[2] for t in titles] and all(t[3] == "Reconstruction" for t in titles)
-    # The posterior button: each press draws a code from N(mean, variance) and shows its decoding.
-    assert not [m for m in at.markdown if "Posterior sample" in m.value]
-    at.button(key="posterior_btn_pretrained:vae_2d").click().run()
-    assert_clean(at)
-    first = [m.value for m in at.markdown if "Posterior sample of" in m.value]
-    assert len(first) == 1 and "data:image/png;base64," in first[0]
-    at.button(key="posterior_btn_pretrained:vae_2d").click().run()
-    again = [m.value for m in at.markdown if "Posterior sample of" in m.value]
-    assert len(again) == 1 and again != first  # a new draw (a fresh seed each press)
+    for key, size in (("pretrained:vae_2d", 2), ("pretrained:vae_32d", 32)):
+        code, recon = rows[key]["panels"][2], rows[key]["panels"][3]
+        vae = model(at, key)
+        mean = analysis.encode(vae.net, rows[key]["panels"][1])[0]
+        assert code.size == size and np.allclose(code.ravel(), mean.ravel(), atol=1e-3)  # the mean code
+        np.testing.assert_allclose(recon, analysis.decode(vae.net, mean[None])[0], atol=2 / 255)
 
 
 def test_a_posterior_sample_follows_the_mean_and_the_variance():

@@ -159,13 +159,13 @@ def page(settings: Settings, guard: Callable[[str, Exception], None]) -> None:
         st.caption(f"Everything here works on the Lab's current input (draw, pick or upload it there) and its "
                    f"noise: noise {noise.level:.2f} ({inputs_view.NOISE_LABELS.get(noise.kind, noise.kind)}, "
                    f"seed {noise.seed}). A click on the code map loads that digit.")
-    ctx = Context(settings, digit, noise, shown, _model_choice(dense))
     tabs = st.tabs([s.label for s in SECTIONS], key="explore_section", on_change="rerun")  # only the open one runs
-    _remember()
     for section, tab in zip(SECTIONS, tabs):
         if not tab.open:
             continue
         with tab:
+            choose = any(p.needs_model for p in section.panels)  # the chooser only where a panel uses it
+            ctx = Context(settings, digit, noise, shown, _model_choice(dense) if choose else None)
             if section.side_by_side:
                 for column, panel in zip(st.columns(len(section.panels), gap="large"), section.panels):
                     with column:
@@ -173,3 +173,4 @@ def page(settings: Settings, guard: Callable[[str, Exception], None]) -> None:
             else:
                 for panel in section.panels:
                     _panel(panel, ctx, guard)
+    _remember()

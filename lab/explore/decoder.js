@@ -277,6 +277,7 @@ function interpolation(s) {
     }
   }
   const dims = d.a.length;
+  s.ends = [b64bytes(d.ends[0]), b64bytes(d.ends[1])];
   if (inPage(d)) {
     const codes = new Float32Array(d.steps * dims);
     for (let i = 0; i < d.steps; i++) {
@@ -288,7 +289,6 @@ function interpolation(s) {
   } else {
     d.path_px.forEach((p, i) => paint(s.path[i], b64bytes(p), true));
   }
-  s.ends = [b64bytes(d.ends[0]), b64bytes(d.ends[1])];
   for (let i = 0; i < d.steps; i++) {
     const t = d.steps > 1 ? i / (d.steps - 1) : 0;
     paint(s.fade[i], blend(s.ends, t));

@@ -67,18 +67,16 @@ def manifold(ctx) -> None:
         payload["mean"] = analysis.encode(model.net, ctx.digit.image)[0].round(4).tolist()
     if not page:
         payload["px"] = decoder.px(analysis.decode(model.net, np.array([z], np.float32))[0])
-    left, right = st.columns([0.68, 0.32], gap="medium")
-    with left:
-        decoder.show(KEY, payload, ("z", _on_click))
-    with right:
-        st.slider("z1", -span, span, step=0.05, key=f"{MF}z1")
-        st.slider("z2", -span, span, step=0.05, key=f"{MF}z2")
-        st.button("Dream up a digit", icon=":material/auto_awesome:", key="mf_dream", on_click=_dream,
-                  width="stretch", help="Decode a code drawn from the prior, N(0, I)")
-        if ctx.digit is not None:
-            st.button("Sample from the posterior", icon=":material/casino:", key="mf_posterior",
-                      on_click=_posterior, args=(model, ctx.digit.image), width="stretch",
-                      help="Draw a code from the VAE's posterior for the input, N(mean, variance), and decode it")
+    decoder.show(KEY, payload, ("z", _on_click))
+    left, right = st.columns(2)
+    left.slider("z1", -span, span, step=0.05, key=f"{MF}z1")
+    right.slider("z2", -span, span, step=0.05, key=f"{MF}z2")
+    left.button("Dream up a digit", icon=":material/auto_awesome:", key="mf_dream", on_click=_dream,
+                width="stretch", help="Decode a code drawn from the prior, N(0, I)")
+    if ctx.digit is not None:
+        right.button("Sample from the posterior", icon=":material/casino:", key="mf_posterior",
+                     on_click=_posterior, args=(model, ctx.digit.image), width="stretch",
+                     help="Draw a code from the VAE's posterior for the input, N(mean, variance), and decode it")
     follow = "Point at the plane and the large digit follows; click to keep a point" if page else \
         "Click the plane to decode that point"
     st.caption("Every small digit is decoded from its point of the plane; the VAE's prior, N(0, I), puts most "

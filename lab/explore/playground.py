@@ -82,15 +82,14 @@ def playground(ctx) -> None:
     else:
         decoded = analysis.decode(model.net, np.stack([now, code]))  # one forward pass
         payload.update(px=decoder.px(decoded[0]), input_px=decoder.px(decoded[1]))
-    left, right = st.columns([0.7, 0.3], vertical_alignment="bottom")
-    right.button("Reset", icon=":material/restart_alt:", key="pg_reset", on_click=_reset, args=(model, image),
-                 width="stretch", help="Back to the current input's code")
-    right.button("Random", icon=":material/casino:", key="pg_random", on_click=_random, args=(model,),
-                 width="stretch", help="A code drawn like real digits' codes (their mean and covariance), not noise")
-    with left:
-        st.caption(f"{model.title}: {model.code_size} code values, laid out like the code picture. Each "
-                   "slider spans where its value lies for 99% of held-out digits. "
-                   + ("The page decodes as you move." if page else "The picture follows when you let go."))
+    with st.container(horizontal=True):
+        st.button("Reset", icon=":material/restart_alt:", key="pg_reset", on_click=_reset, args=(model, image),
+                  help="Back to the current input's code")
+        st.button("Random", icon=":material/casino:", key="pg_random", on_click=_random, args=(model,),
+                  help="A code drawn like real digits' codes (their mean and covariance), not noise")
+    st.caption(f"{model.title}: {model.code_size} code values, laid out like the code picture. Each slider "
+               "spans where its value lies for 99% of held-out digits. "
+               + ("The page decodes as you move." if page else "The picture follows when you let go."))
     decoder.show(PG_KEY, payload, ("values", _on_values))
 
 
