@@ -26,13 +26,13 @@ def row_html(images, captions=(), key: str = "", width: int = WIDTH, scale: int 
     cells = []
     for i, im in enumerate(images):
         cap = html.escape(str(captions[i]) if i < len(captions) else "", quote=True)
-        cells.append(f'<figure><img src="{data_uri(im, scale)}" width="{width}" height="{width}" alt="{cap}"/>'
+        cells.append(f'<figure style="width:{width}px"><img src="{data_uri(im, scale)}" width="{width}" height="{width}" alt="{cap}"/>'
                      f"<figcaption>{cap}</figcaption></figure>")
     return f'<div class="ae-pictures" data-key="{html.escape(key, quote=True)}">{"".join(cells)}</div>'
 
 
 STYLE = ("<style>.ae-pictures{display:flex;flex-wrap:wrap;gap:4px 8px;margin-bottom:0.4rem}"
-         ".ae-pictures figure{margin:0;text-align:center;max-width:9rem}"
+         ".ae-pictures figure{margin:0;text-align:center}"
          ".ae-pictures img{image-rendering:pixelated;display:block;margin:auto}"
          ".ae-pictures figcaption{font-size:0.78rem;color:#555;line-height:1.15;overflow-wrap:anywhere}</style>")
 
