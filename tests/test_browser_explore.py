@@ -249,3 +249,17 @@ def test_the_playground_pictures_stay_in_view_on_a_phone(server):
         assert slider.bounding_box()["y"] > live["y"] + live["height"]
         page.screenshot(path=str(ARTIFACTS / "browser_playground_phone.png"))
         assert not watch.errors, watch.errors
+
+
+def test_explore_still_shows_its_sections_after_new_noise_in_the_lab(server):
+    url, log = server
+    watch = Watch()
+    with browser_page(url, log, LAPTOP, prepare=watch.attach) as page:
+        fresh = page.get_by_role("button", name="New noise", exact=True)
+        fresh.wait_for(timeout=120_000)
+        settle(page, watch)
+        fresh.click()
+        settle(page, watch, 800)
+        open_explore(page, "Playground")
+        painted(page, LIVE)  # the section's content, not only the tab strip
+        assert not watch.errors, watch.errors
