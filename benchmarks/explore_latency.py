@@ -69,8 +69,9 @@ def server(repeats: int) -> None:
         ("Manifold", "dream up a digit", "manifold", lambda a: a.button(key="mf_dream").click()),
         ("Code map", "map PCA / t-SNE", "code_map",
          lambda a: a.segmented_control(key="map_method").set_value(["pca", "tsne"][int(rng.integers(2))])),
-        ("Code map", "map click (full app rerun)", None, lambda a: [a.session_state.__setitem__(k, v) for k, v in
-                                                            (("input_mode", "pick"), ("pick_index", int(rng.integers(2000))))]),
+        ("Code map", "map click (full app rerun)", None,  # what the click's callback sets, then a full run
+         lambda a: [a.session_state.__setitem__(k, v)
+                    for k, v in (("input_mode", "pick"), ("pick_index", int(rng.integers(2000))))]),
         ("Code map", "open another section", None, None),
     ]
     sections = [t.label for t in at.tabs if any(w in t.label for w in ("Playground", "Code map", "Manifold",
@@ -84,7 +85,8 @@ def server(repeats: int) -> None:
     for section, name, what, action in cases:
         if action is None:
             others = [lb for lb in sections if section not in lb]
-            action = lambda a: a.session_state.__setitem__("explore_section", others[rng.integers(len(others))])  # noqa: E731
+            def action(a, others=others):
+                a.session_state["explore_section"] = others[rng.integers(len(others))]
         else:
             at.session_state["explore_section"] = next(lb for lb in sections if section in lb)
             at.run()
@@ -142,7 +144,8 @@ def _hover_rate(page, seconds: float = 3.0) -> tuple[float, float]:
     before, moves, start = _painted(page, BIG), 0, time.perf_counter()
     while time.perf_counter() - start < seconds:
         t = (time.perf_counter() - start) / seconds
-        page.mouse.move(box["x"] + box["width"] * (0.05 + 0.9 * t), box["y"] + box["height"] * (0.5 + 0.4 * np.sin(7 * t)))
+        page.mouse.move(box["x"] + box["width"] * (0.05 + 0.9 * t),
+                        box["y"] + box["height"] * (0.5 + 0.4 * np.sin(7 * t)))
         moves += 1
         page.wait_for_timeout(8)
     elapsed = time.perf_counter() - start
@@ -177,7 +180,8 @@ def browser(presses: int) -> None:
                 n0 = len(sent)
                 times = _key_to_picture(page, presses)
                 print(f"playground key press to decoded picture, {label}: median {np.median(times):.1f} ms, "
-                      f"p95 {np.percentile(times, 95):.1f} ms ({presses} presses; {len(sent) - n0} messages to the server)")
+                      f"p95 {np.percentile(times, 95):.1f} ms ({presses} presses; "
+                      f"{len(sent) - n0} messages to the server)")
                 if fetch == "1":
                     own = page.evaluate("window.__aeExplore.paints.filter(p => p.mode === 'playground')"
                                         ".slice(-%d).map(p => p.painted - p.started)" % presses)

@@ -26,8 +26,8 @@ def row_html(images, captions=(), key: str = "", width: int = WIDTH, scale: int 
     cells = []
     for i, im in enumerate(images):
         cap = html.escape(str(captions[i]) if i < len(captions) else "", quote=True)
-        cells.append(f'<figure style="width:{width}px"><img src="{data_uri(im, scale)}" width="{width}" height="{width}" alt="{cap}"/>'
-                     f"<figcaption>{cap}</figcaption></figure>")
+        cells.append(f'<figure style="width:{width}px"><img src="{data_uri(im, scale)}" width="{width}" '
+                     f'height="{width}" alt="{cap}"/><figcaption>{cap}</figcaption></figure>')
     return f'<div class="ae-pictures" data-key="{html.escape(key, quote=True)}">{"".join(cells)}</div>'
 
 
