@@ -32,7 +32,7 @@ INK_LEVEL = 0.2  # a pixel brighter than this (0..1) counts as ink
 MIN_INK_FRACTION = 0.005  # less ink than this share of the canvas reads as "nothing drawn"
 MIN_INK_FRACTION_PHOTO = 0.0005  # photos: a digit may be small on the page
 MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (config.toml: maxUploadSize = 8)
-MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
+MAX_PIXELS = 16_000_000  # decoded size limit (decompression-bomb guard): a 16-megapixel photo, 4600 x 3450
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
 PAPER_WINDOW = 12  # the local paper level is measured over 1/12 of the photo's side (wider than a stroke)
@@ -240,7 +240,7 @@ def _raster(points: list[np.ndarray], radius: float) -> np.ndarray:
     x0, y0, x1, y1 = (seg[:, i, None, None] for i in range(4))  # (n, 1, 1) each
     lo = np.maximum(np.floor(np.minimum(seg[:, :2], seg[:, 2:]) - reach), 0).astype(np.int64)  # (n, 2): x, y
     hi = np.minimum(np.ceil(np.maximum(seg[:, :2], seg[:, 2:]) + reach), RASTER - 1).astype(np.int64)
-    side = np.minimum(-(-(hi - lo + 1).max(axis=1) // 8) * 8, RASTER)  # squares of a multiple of 8 px
+    side = np.minimum(-(-(hi - lo + 1).max(axis=1) // 4) * 4, RASTER)  # squares of a multiple of 4 px
     start = np.minimum(lo, RASTER - side[:, None])  # the square stays inside the raster
     img = np.zeros(RASTER * RASTER)
     for k in np.unique(side):
@@ -251,10 +251,21 @@ def _raster(points: list[np.ndarray], radius: float) -> np.ndarray:
             wx, wy = (cols + 0.5) - x0[part], (rows + 0.5) - y0[part]
             vx, vy = x1[part] - x0[part], y1[part] - y0[part]
             length2 = vx * vx + vy * vy
-            with np.errstate(invalid="ignore", divide="ignore"):  # a dot: length2 = 0, t = 0
-                t = np.where(length2 > 0, np.clip((wx * vx + wy * vy) / length2, 0.0, 1.0), 0.0)
-            dx, dy = wx - t * vx, wy - t * vy
-            ink = np.clip(radius - np.sqrt(dx * dx + dy * dy) + 0.5, 0.0, 1.0)
+            # In place, each step the page's: t = clip((w . v) / |v|^2, 0, 1) (a dot keeps t = 0),
+            # d = |w - t v|, ink = clip(radius - d + 0.5, 0, 1).
+            t = wx * vx + wy * vy
+            np.divide(t, length2, out=t, where=length2 > 0)
+            np.clip(t, 0.0, 1.0, out=t)
+            dx, dy = t * vx, t * vy
+            np.subtract(wx, dx, out=dx)
+            np.subtract(wy, dy, out=dy)
+            dx *= dx
+            dy *= dy
+            dx += dy
+            ink = np.sqrt(dx, out=dx)
+            np.subtract(radius, ink, out=ink)
+            ink += 0.5
+            np.clip(ink, 0.0, 1.0, out=ink)
             np.maximum.at(img, (rows * RASTER + cols).ravel(), ink.ravel())
     return img.reshape(RASTER, RASTER)
 
@@ -332,33 +343,54 @@ def _open(data: bytes) -> Image.Image:
 
 
 def from_image_bytes(data: bytes) -> np.ndarray:
-    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28).
-
-    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
-    brightness is removed locally so a grey background or a shadow does not count as ink.
+    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28): `from_photo(decode_photo(data))`.
 
     Raises:
         ImageTooLargeError, NotAnImageError, BrokenImageError, EmptyImageError,
         SeveralDigitsError (two or more digits side by side).
+    """
+    return from_photo(decode_photo(data))
+
+
+def decode_photo(data: bytes) -> Image.Image:
+    """The upload decoded once: checked, turned upright (EXIF), on paper, grey ("L"), its longest
+    side at most WORK_SIDE. Transparent pixels become paper that contrasts with the ink: white
+    under dark ink, black under light ink.
+
+    Raises:
+        ImageTooLargeError, NotAnImageError, BrokenImageError.
     """
     img = _open(data)
     try:
         img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
-            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent -> paper
-            img = Image.alpha_composite(paper, rgba)
+            ink = np.asarray(rgba.convert("L"), np.float32)[np.asarray(rgba.getchannel("A")) > 127]
+            level = 0 if ink.size and float(ink.mean()) > 127 else 255  # light ink: black paper
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (level, level, level, 255)), rgba)
         if img.mode in ("I", "F") or img.mode.startswith("I;16"):  # 16-bit (or 32-bit) greyscale:
             wide = np.asarray(img, dtype=np.float32)  # convert("L") would clip it to white, not scale it
             peak = 255.0 if wide.max() <= 255 else 65535.0
             img = Image.fromarray(np.round(np.clip(wide / peak, 0, 1) * 255).astype(np.uint8))
         img = img.convert("L")
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
-        gray = np.asarray(img, dtype=np.float32) / 255.0
+        img.load()
     except DECODE_ERRORS as exc:
         raise BrokenImageError(f"The image could not be read ({str(exc)[:120]}). Try saving it "
                                "again as PNG or JPEG.") from None
-    ink = ink_from_photo(gray)
+    return img
+
+
+def from_photo(img: Image.Image) -> np.ndarray:
+    """A decoded photo (`decode_photo`) -> (28, 28).
+
+    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
+    brightness is removed locally so a grey background or a shadow does not count as ink.
+
+    Raises:
+        EmptyImageError, SeveralDigitsError (two or more digits side by side).
+    """
+    ink = ink_from_photo(np.asarray(img, dtype=np.float32) / 255.0)
     if (n := count_digits(ink)) > 1:
         raise SeveralDigitsError(f"The image seems to hold {n} digits side by side; the models read one "
                                  "digit at a time. Crop the photo to a single digit and upload it again.")
@@ -370,30 +402,37 @@ def ink_from_photo(gray: np.ndarray) -> np.ndarray:
 
     The background is the median brightness (most of a photo is paper); if it is dark, the
     image is inverted so the ink is dark on light. The paper's own brightness is then measured
-    locally (a grey closing wider than any stroke, smoothed), and the ink is how much darker
-    than its local paper a pixel is, as a share of it: a shadow across the page darkens paper
-    and ink alike and does not become ink. After a 3x3 median filter (noise, single specks) the
-    ink is stretched so its strongest strokes reach 1.
+    locally (a grey closing wider than any stroke), and the ink is how much darker than its local
+    paper a pixel is, as a share of it: a shadow across the page darkens paper and ink alike and
+    does not become ink. After a 3x3 median filter (noise, single specks) the ink is stretched so
+    its strongest strokes reach 1.
     """
-    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
-
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(np.concatenate([gray.ravel(), border])))
-    light = gray if background > 0.5 else 1.0 - gray  # dark ink on light paper
-    side = max(3, max(gray.shape) // PAPER_WINDOW)
-    # Smoothed first: the closing keeps local maxima, and of sensor noise it would keep the peaks.
-    smooth = ndimage.uniform_filter(light, size=5)
-    paper = ndimage.uniform_filter(ndimage.grey_closing(smooth, size=(side, side), mode="nearest"),
-                                   size=side // 2 + 1, mode="nearest")
-    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
-    # large as a share of it); strokes are wider than 3 pixels at this size.
-    ink = ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
+    ink = _ink_on_paper(gray if background > 0.5 else 1.0 - gray)  # as dark ink on light paper
     top = float(ink.max())
     if top <= 0.08:  # no contrast at all: a blank page
         raise EmptyImageError("No digit found in the image: it looks blank. Upload a photo with dark "
                               "ink on light paper (or light ink on dark).")
     return np.clip(ink / top, 0.0, 1.0)
+
+
+def _ink_on_paper(light: np.ndarray) -> np.ndarray:
+    """How much darker than its local paper each pixel of `light` (dark ink on light paper) is."""
+    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
+
+    side = max(3, max(light.shape) // PAPER_WINDOW)
+    # A median first: the closing keeps local maxima, and of sensor noise it would keep the peaks;
+    # a median, unlike a mean, keeps the edge of a hard shadow where it is.
+    smooth = ndimage.median_filter(light, size=5)
+    closed = ndimage.grey_closing(smooth, size=(side, side), mode="nearest")
+    # The closing, smoothed, but never brighter than the closing itself: smoothing alone spreads
+    # the lit paper across the edge of a hard shadow, and the shadowed paper along it reads as ink.
+    paper = np.minimum(ndimage.uniform_filter(closed, size=side // 2 + 1, mode="nearest"), closed)
+    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
+    # large as a share of it); strokes are wider than 3 pixels at this size.
+    return ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
 
 
 def count_digits(ink: np.ndarray) -> int:

@@ -32,9 +32,11 @@ function roundHalfEven(x) {
 // preprocess._raster: anti-aliased round pen, each pixel's ink clip(radius - d + 0.5, 0, 1)
 // with d its centre's distance to the nearest segment; float64, the same operations in the
 // same order as NumPy's. `strokes` are Float64Arrays of x, y pairs in raster pixels.
+const RASTER_IMAGE = new Float64Array(PREPROCESS.RASTER * PREPROCESS.RASTER); // reused: no garbage per pen move
+
 function rasterise(strokes, radius) {
   const R = PREPROCESS.RASTER;
-  const img = new Float64Array(R * R);
+  const img = RASTER_IMAGE.fill(0);
   const reach = radius + 0.5;
   for (const p of strokes) {
     const n = p.length / 2;
@@ -147,15 +149,16 @@ function resample(img, h, w, height, width) {
 function mnistifyRaster(raster) {
   const { SIZE, BOX, INK_LEVEL, RASTER: R } = PREPROCESS;
   const haze = Math.fround(INK_LEVEL * 0.5), level = Math.fround(INK_LEVEL);
-  const ink = new Float32Array(R * R);
+  const ink = (i) => { // float32, haze dropped, as NumPy's `ink` after its first steps
+    const v = Math.fround(raster[i]);
+    return v >= haze ? v : 0;
+  };
   let strong = 0, top = R, bottom = -1, left = R, right = -1;
   for (let r = 0; r < R; r++) {
     for (let c = 0; c < R; c++) {
-      let v = Math.fround(raster[r * R + c]);
-      if (!(v >= haze)) v = 0;
+      const v = ink(r * R + c);
       if (v >= level) strong++;
       if (v > 0) {
-        ink[r * R + c] = v;
         if (r < top) top = r;
         if (r > bottom) bottom = r;
         if (c < left) left = c;
@@ -167,7 +170,7 @@ function mnistifyRaster(raster) {
   if (strong < 1) return empty;
   const h = bottom - top + 1, w = right - left + 1;
   const crop = new Float32Array(h * w);
-  for (let r = 0; r < h; r++) crop.set(ink.subarray((top + r) * R + left, (top + r) * R + left + w), r * w);
+  for (let r = 0; r < h; r++) for (let c = 0; c < w; c++) crop[r * w + c] = ink((top + r) * R + left + c);
   const scale = BOX / Math.max(h, w);
   const newH = Math.max(1, roundHalfEven(h * scale)), newW = Math.max(1, roundHalfEven(w * scale));
   const small = resample(crop, h, w, newH, newW);

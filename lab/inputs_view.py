@@ -79,17 +79,14 @@ def _cached(slot: str, raw: bytes, convert, errors: type[Exception] = preprocess
 
 
 def _upload_to_digit(raw: bytes) -> tuple[np.ndarray, bytes]:
-    """The 28x28 digit and a small PNG preview (so reruns never resend a large photo)."""
-    from PIL import Image, ImageOps
-
-    digit = preprocess.from_image_bytes(raw)  # checks size, format and integrity first
-    img = ImageOps.exif_transpose(Image.open(io.BytesIO(raw)))
-    img.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")  # transparent -> white paper, as the digit reader sees it
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    """The 28x28 digit and a small PNG preview, both from one decoding of the upload (so reruns
+    never resend a large photo, and the photo is never decoded at full size twice)."""
+    img = preprocess.decode_photo(raw)  # checks size, format and integrity first
+    digit = preprocess.from_photo(img)
+    preview = img.copy()
+    preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     buf = io.BytesIO()
-    img.convert("RGB").save(buf, format="PNG")
+    preview.save(buf, format="PNG")
     return digit, buf.getvalue()
 
 
@@ -129,6 +126,13 @@ def current_digit() -> Digit | str:
     if isinstance(value, str):
         return example(value)
     return Digit(value, DRAWN)
+
+
+def current_input() -> Digit:
+    """`current_digit()`, with the example standing in for an upload that cannot be read (the
+    uploader says why)."""
+    digit = current_digit()
+    return example("The models show an example until the upload can be read.") if isinstance(digit, str) else digit
 
 
 def _pad_digit(raw: bytes) -> np.ndarray:

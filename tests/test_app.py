@@ -68,7 +68,11 @@ def test_with_the_runtime_the_page_gets_model_files_and_noise_fields_not_results
         pytest.skip("the in-page runtime could not be fetched here")
     at = app()
     data = lab_data(at)
-    assert data["in_page"] and "result" not in data and not data["note"]
+    assert data["in_page"] and not data["note"]
+    assert "result" in data  # the first run's rows come from the server, while the page loads the runtime
+    at.run()
+    data = lab_data(at)
+    assert "result" not in data  # later runs leave the computing to the page
     for m in data["models"]:  # content-addressed model files, served by this server
         for url in (m["enc"], m["dec"]):
             assert url.startswith("/app/static/models/") and url.endswith(".onnx")
@@ -453,3 +457,77 @@ def test_an_unexpected_error_is_one_calm_line_not_a_traceback(env, monkeypatch):
     assert not at.exception
     assert any(OOPS in e.value and "running the models" in e.value for e in at.error)
     assert at.segmented_control(key="input_mode") and at.sidebar.button(key="train")  # the rest works
+
+
+# --- what a classroom found ----------------------------------------------------------------
+
+def test_a_failed_upload_keeps_only_its_message_not_the_file(env):
+    """An exception kept in the session would keep its traceback, and with it the raw upload."""
+    at = app()
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    at.file_uploader(key="upload").set_value(("notes.png", b"x" * 200_000, "image/png")).run()
+    assert_clean(at)
+    kept = at.session_state["_upload_digit"][1]
+    assert isinstance(kept, str) and "not a PNG or JPEG" in kept
+
+
+def test_an_upload_survives_a_trip_to_the_pad(env):
+    at = app()
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    at.file_uploader(key="upload").set_value(("seven.jpg", photo_bytes(), "image/jpeg")).run()
+    at.segmented_control(key="input_mode").set_value("draw").run()
+    at.segmented_control(key="input_mode").set_value("upload").run()
+    assert_clean(at)
+    assert "seven.jpg, converted" in lab_data(at)["caption"]
+    assert "kept from before" in at.get("image")[0].proto.imgs[0].caption  # the preview says where it comes from
+
+
+def test_the_model_table_copes_without_a_parameter_count(env, pretrained_dir, tmp_path, monkeypatch):
+    folder = tmp_path / "pretrained"
+    folder.mkdir()
+    manifest = json.loads((pretrained_dir / "dense_seed.json").read_text())
+    for part in ("encoder", "decoder"):
+        manifest["onnx"][part].pop("params")
+    (folder / "dense_seed.json").write_text(json.dumps(manifest))
+    for file_name in store.model_files(manifest):
+        (folder / file_name).write_bytes((pretrained_dir / file_name).read_bytes())
+    monkeypatch.setenv("AE_PRETRAINED_DIR", str(folder))
+    at = app()
+    table = at.expander[0].markdown[0].value
+    assert "| Dense 784-32-784 (tutorial) | `dense_seed` | pretrained | 32 | – |" in table
+
+
+def test_a_saved_model_has_one_name_from_its_manifest(env, pretrained_dir, tmp_path):
+    """Saved as "my_model" from conv_seed: the chooser and the row both read the preset from the manifest."""
+    saved = tmp_path / "models"
+    store.copy(pretrained_dir, "conv_seed", saved, name="my_model")
+    at = app()
+    at.multiselect(key="models").set_value(["saved:my_model"]).run()
+    assert_clean(at)
+    label = at.multiselect(key="models").format_func("saved:my_model")
+    assert label == rows(at)["saved:my_model"]["title"] == "Conv denoiser 7×7×32 (tutorial), saved as my_model"
+
+
+def test_an_upload_is_decoded_once_and_white_ink_on_transparent_is_a_digit(monkeypatch):
+    from lab.inputs_view import _upload_to_digit
+
+    opened = []
+    real = preprocess._open
+    monkeypatch.setattr(preprocess, "_open", lambda data: opened.append(len(data)) or real(data))
+    img = Image.new("RGBA", (200, 200), (0, 0, 0, 0))  # white ink on a transparent sheet
+    ImageDraw.Draw(img).line([(100, 20), (100, 180)], fill=(255, 255, 255, 255), width=14)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    digit, preview = _upload_to_digit(buf.getvalue())
+    assert len(opened) == 1  # the preview comes from the same decoding
+    assert digit.max() == pytest.approx(1.0) and (digit > 0.5).sum() > 20  # a "1", not "blank"
+    shown = np.asarray(Image.open(io.BytesIO(preview)).convert("L"), float)
+    assert shown[5, 5] == 0 and shown[100, 100] == 255  # white ink on black paper
+
+
+def test_a_photo_over_the_pixel_limit_is_refused_before_decoding():
+    img = Image.new("L", (5000, 4000), 255)  # 20 megapixels of blank paper: a small PNG
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    with pytest.raises(preprocess.ImageTooLargeError, match="megapixels"):
+        preprocess.decode_photo(buf.getvalue())
