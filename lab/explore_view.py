@@ -1,2 +1,6 @@
-"""app.py's old name for the Explore tab: delete once app.py calls `explore.page` (lab/explore/)."""
-from .explore import page  # noqa: F401
+"""app.py's old name for the Explore tab: delete once app.py calls `explore.page(settings)`."""
+from . import explore
+
+
+def page(settings, _oops=None) -> None:
+    explore.page(settings)

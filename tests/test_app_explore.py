@@ -114,6 +114,20 @@ def test_explore_tab_shows_every_section_one_at_a_time(env):
     assert len(at.get("download_button")) >= 3  # input, noisy input, one per shown model
 
 
+def test_a_failing_panel_is_one_calm_line_and_the_other_panel_still_works(env, monkeypatch):
+    from lab.errors import OOPS
+
+    def broken(model):
+        raise RuntimeError("ranges that cannot be computed")
+
+    at = explore()
+    monkeypatch.setattr(data, "slider_ranges", broken)
+    at.run()
+    assert not at.exception
+    assert [e.value for e in at.error if OOPS in e.value and "while drawing the latent playground" in e.value]
+    assert element(at, playground.PG_KEY) is None and element(at, playground.INTERP_KEY) is not None
+
+
 def test_the_section_labels_are_short_enough_for_one_strip():
     from lab import explore
 

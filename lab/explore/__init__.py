@@ -7,11 +7,11 @@
     baselines   the models against classical denoisers, and the noise sweep
     history     training curves and PNG downloads
 
-`page(settings, guard)` draws the tab; only the open section runs, and each panel is a fragment
-whose errors become `guard(where, exc)`'s calm line. The panels work on the Lab's input
-(`inputs_view.current_digit()` / `current_noise()`); heavy values are computed once per model
-version (`data.per_model`); small digits are shown one way (`pictures.show`) unless the page
-decodes them itself (`decoder`).
+`page(settings)` draws the tab; only the open section runs, and each panel is a fragment under
+the page's one section guard (`kit.section`): an error in it becomes one calm line. The panels
+work on the Lab's input (`inputs_view.current_digit()` / `current_noise()`); heavy values are
+computed once per model version (`data.per_model`); small digits are shown one way
+(`pictures.show`) unless the page decodes them itself (`decoder`).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from typing import Callable
 
 import streamlit as st
 
-from .. import engine, inputs_view, models_view, resources
+from .. import engine, inputs_view, kit, models_view, resources
 from ..settings import Settings
 from . import baselines, codemap, data, history, ladder, manifold, pictures, playground
 
@@ -109,7 +109,7 @@ def _remember() -> None:
             st.session_state[f"_kept_{key}"] = st.session_state[key]
 
 
-def _panel(panel: Panel, ctx: Context, guard: Callable[[str, Exception], None]) -> None:
+def _panel(panel: Panel, ctx: Context) -> None:
     st.subheader(panel.title, divider="gray")
     if panel.needs_digit and ctx.digit is None:
         st.info(NEED_INPUT, icon=":material/arrow_back:")
@@ -118,10 +118,8 @@ def _panel(panel: Panel, ctx: Context, guard: Callable[[str, Exception], None]) 
         return
 
     def run() -> None:  # a fragment: a control inside the panel reruns this panel only
-        try:
+        with kit.section(panel.where):
             panel.draw(ctx)
-        except Exception as exc:  # noqa: BLE001 - one calm line, the traceback in the log
-            guard(panel.where, exc)
     st.fragment(run)()
 
 
@@ -141,7 +139,7 @@ def _model_choice(dense: dict[str, engine.LoadedModel]) -> engine.LoadedModel | 
     return model
 
 
-def page(settings: Settings, guard: Callable[[str, Exception], None]) -> None:
+def page(settings: Settings) -> None:
     """The whole tab; app.py calls it only while the tab is open."""
     _keep()
     st.html(pictures.STYLE)
@@ -169,8 +167,8 @@ def page(settings: Settings, guard: Callable[[str, Exception], None]) -> None:
             if section.side_by_side:
                 for column, panel in zip(st.columns(len(section.panels), gap="large"), section.panels):
                     with column:
-                        _panel(panel, ctx, guard)
+                        _panel(panel, ctx)
             else:
                 for panel in section.panels:
-                    _panel(panel, ctx, guard)
+                    _panel(panel, ctx)
     _remember()
