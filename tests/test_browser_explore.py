@@ -166,6 +166,8 @@ def test_the_manifolds_large_digit_follows_the_pointer_in_the_page(server):
         plane.scroll_into_view_if_needed()
         settle(page, watch)
         box = plane.bounding_box()
+        width, height = plane.evaluate("c => [c.width, c.height]")
+        assert abs(box["width"] - box["height"]) <= 1 and width == height  # the marks are drawn round
         sent, seen, now = watch.sent, set(), first
         for i in range(30):  # a slow sweep across the plane, about 60 frames a second
             page.mouse.move(box["x"] + box["width"] * (0.05 + 0.03 * i), box["y"] + box["height"] * 0.4)

@@ -227,7 +227,7 @@ function showZ(s, z, started) {
 function drawMarks(s) {
   const c = s.marks, d = s.data;
   const side = 300;
-  if (c.width !== side) { c.width = c.height = side; }
+  if (c.width !== side || c.height !== side) { c.width = c.height = side; }
   const g = c.getContext("2d");
   g.clearRect(0, 0, side, side);
   const px = (z) => [(z[0] + d.edge) / (2 * d.edge) * side, (d.edge - z[1]) / (2 * d.edge) * side];
