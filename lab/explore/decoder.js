@@ -69,7 +69,9 @@ function decoderFor(s) {
       if (explore.paints.length > 2000) explore.paints.splice(0, 1000);
     } catch (err) {
       explore.errors += 1;
-      s.root.dataset.error = String(err && err.message || err);
+      s.problem.textContent = "The page could not decode this picture; reload the page to try again.";
+      s.problem.hidden = false;
+      s.problem.title = String(err && err.message || err);
     } finally {
       running = false;
       if (waiting) { const next = waiting; waiting = null; go(next); }
@@ -315,9 +317,10 @@ const LAYOUTS = { playground, manifold, interpolation };
 export default function ({ parentElement, data, setStateValue }) {
   let s = parentElement.__decoder;
   if (!s) {
-    s = parentElement.__decoder = { root: el("div", "decoder") };
+    s = parentElement.__decoder = { root: el("div", "decoder"), problem: el("p", "problem") };
+    s.problem.hidden = true;
     s.decode = decoderFor(s);
-    parentElement.append(s.root); // append: the element also holds the component's <style>
+    parentElement.append(s.root, s.problem); // append: the element also holds the component's <style>
   }
   s.data = data;
   s.setStateValue = setStateValue;
