@@ -232,4 +232,13 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--models", default=str(ROOT / "models"), help="models folder (default: models/)")
     m.set_defaults(func=cmd_models)
 
+    # The shared training queue's worker (docs/serving-a-class.md); `rq worker` works as well.
+    from . import worker as queue_worker  # NumPy only: TensorFlow loads per run, in RQ's work horse
+
+    w = sub.add_parser("worker", help="train the runs of the shared queue (RQ on Redis)")
+    w.add_argument("--url", required=True, help="the servers' AE_QUEUE_URL, redis://HOST:PORT/DB")
+    w.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    w.add_argument("--name", help="the worker's name in RQ (default: host and process id)")
+    w.set_defaults(func=queue_worker.cli)
+
     return parser

@@ -30,6 +30,7 @@ from .naming import title
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
 SERVED = "_lab_served"  # session key: the server has drawn this session's rows once
+FIELDS_SENT = "_noise_fields_sent"  # session key: the seeds whose noise fields the page has
 NEXT_SEED = "_next_noise_seed"  # session key: the seed "New noise" gives next (its field is sent ahead)
 HERE = Path(__file__).parent
 METRIC_HELP = {
@@ -137,10 +138,12 @@ def lab_ui(current: Callable[[], Digit], example: Digit, choice: NoiseChoice, mo
         "noise_kinds": [[k, NOISE_LABELS[k]] for k in noise.KINDS], "max_seed": MAX_SEED,
         "metric_help": METRIC_HELP, "models": entries,
     }
-    if in_page:
+    if in_page:  # each seed's noise fields go to the page once; it keeps them
         nxt = _next_seed(choice.seed)
+        sent = st.session_state.setdefault(FIELDS_SENT, set())
         data["next_seed"] = nxt
-        data["fields"] = {str(choice.seed): _fields(choice.seed), str(nxt): _fields(nxt)}
+        data["fields"] = {str(seed): _fields(seed) for seed in (choice.seed, nxt) if seed not in sent}
+        sent.update((choice.seed, nxt))
     if not in_page or not st.session_state.get(SERVED):
         # Also on a session's first run with the runtime: the rows show at once, drawn by the
         # server, while the page loads the runtime and the models (a second or two).

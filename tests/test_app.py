@@ -70,16 +70,20 @@ def test_with_the_runtime_the_page_gets_model_files_and_noise_fields_not_results
     data = lab_data(at)
     assert data["in_page"] and not data["note"]
     assert "result" in data  # the first run's rows come from the server, while the page loads the runtime
-    at.run()
-    data = lab_data(at)
-    assert "result" not in data  # later runs leave the computing to the page
+    seed = str(data["noise"]["seed"])
+    assert set(data["fields"]) == {seed, str(data["next_seed"])} and set(data["fields"][seed]) == {
+        "gaussian", "salt_pepper", "mask"}
     for m in data["models"]:  # content-addressed model files, served by this server
         for url in (m["enc"], m["dec"]):
             assert url.startswith("/app/static/models/") and url.endswith(".onnx")
             assert (Path(APP).parent / url.removeprefix("/app/")).is_file()
-    seed = str(data["noise"]["seed"])
-    assert set(data["fields"]) == {seed, str(data["next_seed"])} and set(data["fields"][seed]) == {
-        "gaussian", "salt_pepper", "mask"}
+    at.run()
+    data = lab_data(at)
+    assert "result" not in data  # later runs leave the computing to the page
+    assert data["fields"] == {}  # and send each seed's noise fields only once
+    at.session_state["noise_seed"] = 42  # a seed the page typed in
+    at.run()
+    assert set(lab_data(at)["fields"]) == {"42"}
 
 
 def test_pick_a_test_digit_by_class_and_at_random(env):
@@ -369,7 +373,8 @@ def test_the_form_keeps_its_settings_after_a_run(env):
     at.sidebar.slider(key="train_noise").set_value(0.3)
     at.sidebar.button(key="train").click().run()
     wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown), 180)
-    assert any("after 1 epoch," in s.value for s in at.sidebar.success)  # "1 epoch", not "1 epochs"
+    # "1 epoch", not "1 epochs" (one epoch on a few digits may not beat the average digit: a warning)
+    assert any("after 1 epoch," in s.value for s in [*at.sidebar.success, *at.sidebar.warning])
     assert at.sidebar.selectbox(key="train_preset").value == "conv_seed"
     assert at.sidebar.number_input(key="train_epochs").value == 1
     assert at.sidebar.select_slider(key="train_batch").value == 64
