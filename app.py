@@ -61,7 +61,6 @@ with lab_tab:
         models_view.about_ui(models)
 if explore_tab.open:
     with explore_tab, section("drawing the Explore tab"):
-        from lab import explore_view
-        from lab.errors import oops
+        from lab import explore
 
-        explore_view.page(settings, oops)
+        explore.page(settings)

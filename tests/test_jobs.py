@@ -250,8 +250,8 @@ def test_the_server_never_imports_tensorflow_through_a_full_training_run(tmp_pat
 
 def test_the_pages_modules_import_no_tensorflow():
     assert heavy_imports_after(
-        "import lab.engine, lab.jobs, lab.resources, lab.training_view, lab.models_view, lab.explore_data, "
-        "lab.explore_view, lab.inputs_view, ae_core.worker, ae_core.store, ae_core.onnx_models") == []
+        "import lab.engine, lab.jobs, lab.resources, lab.training_view, lab.models_view, lab.explore, "
+        "lab.lab_page, lab.runtime, lab.inputs_view, ae_core.worker, ae_core.store, ae_core.onnx_models") == []
 
 
 # --- joins, cancel at every moment, visitors who leave, caps (fake trainers) -----------------------
