@@ -45,19 +45,24 @@ def train_config(preset, args):
 
 def cmd_train(args) -> int:
     from . import presets
-    from .data import load_mnist
+    from .data import kind_of, load_mnist
     from .pipeline import divergence_warning, train_and_save
 
     preset = presets.get(args.preset)
     config = train_config(preset, args)
-    data = load_mnist(args.data)
+    data = load_mnist(args.data or preset.data)
     if data.message:
         print(data.message)
-    print(f"Training {args.preset} on {len(data.x_train)} digits ({data.source}); "
+    print(f"Training {args.preset} on {len(data.x_train)} {kind_of(data.source)} images ({data.source}); "
           f"validating on {len(data.x_val)}.")
     name = args.name or args.preset
+    callbacks = [_progress_callback(config.epochs)]
+    if args.snapshots:
+        from .snapshots import PngSnapshots
+
+        callbacks.append(PngSnapshots(args.snapshots, data.x_val, source=data.source))
     result, path = train_and_save(preset.spec, config, data, Path(args.out), name, preset=args.preset,
-                                  callbacks=[_progress_callback(config.epochs)])
+                                  callbacks=callbacks)
     if path is None:
         print(f"Training diverged (loss became NaN after {result.epochs_run} epochs); nothing was "
               "saved. Try a smaller --learning-rate.", file=sys.stderr)
@@ -65,6 +70,8 @@ def cmd_train(args) -> int:
     val = result.history["val_loss"][-1]
     print(f"{result.status}: {result.epochs_run} epochs in {result.seconds:.1f} s, "
           f"val_loss {val:.4f}. Saved {path}")
+    if args.snapshots:
+        print(f"Wrote {result.epochs_run} snapshot strips to {args.snapshots}")
     warning = divergence_warning(result.history, config.loss)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -196,9 +203,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", choices=["adam", "adadelta"])
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--seed", type=int)
-    t.add_argument("--data", default="bundled",
-                   help="'bundled' (default), 'full' (local file, Keras cache or download, else "
-                        "bundled) or the path of an mnist.npz")
+    t.add_argument("--data", default=None,
+                   help="'bundled' digits, 'clothing' (the bundled Fashion-MNIST subset), 'full' (local "
+                        "file, Keras cache or download, else bundled) or the path of an mnist.npz "
+                        "(default: the preset's, 'bundled' for every preset but dense_clothing)")
+    t.add_argument("--snapshots", metavar="DIR",
+                   help="write 8 fixed validation images and their reconstructions after every "
+                        "epoch to DIR/epoch_001.png, ...")
     t.add_argument("--out", default=str(PRETRAINED), help="models folder (default: pretrained/)")
     t.add_argument("--name", help="name to save under (default: the preset's)")
     t.set_defaults(func=cmd_train)
