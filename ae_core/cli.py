@@ -58,9 +58,10 @@ def cmd_train(args) -> int:
     name = args.name or args.preset
     callbacks = [_progress_callback(config.epochs)]
     if args.snapshots:
-        from .snapshots import PngSnapshots
+        from .snapshots import png_snapshots
 
-        callbacks.append(PngSnapshots(args.snapshots, data.x_val, source=data.source))
+        snapshots = png_snapshots(args.snapshots, data, title=f"{args.preset} on {data.source}")
+        callbacks.append(snapshots)
     result, path = train_and_save(preset.spec, config, data, Path(args.out), name, preset=args.preset,
                                   callbacks=callbacks)
     if path is None:
@@ -71,7 +72,9 @@ def cmd_train(args) -> int:
     print(f"{result.status}: {result.epochs_run} epochs in {result.seconds:.1f} s, "
           f"val_loss {val:.4f}. Saved {path}")
     if args.snapshots:
-        print(f"Wrote {result.epochs_run} snapshot strips to {args.snapshots}")
+        from .snapshots import cost_line
+
+        print(f"Wrote {result.epochs_run} snapshot strips to {args.snapshots}; {cost_line(snapshots)}")
     warning = divergence_warning(result.history, config.loss)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
