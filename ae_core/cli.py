@@ -89,7 +89,8 @@ def cmd_evaluate(args) -> int:
     if data.message:
         print(data.message)
     result = evaluate_all(data, args.models, with_baselines=not args.no_baselines,
-                          progress=lambda name: print(f"evaluating {name} ...", file=sys.stderr))
+                          progress=lambda name: print(f"evaluating {name} ...", file=sys.stderr),
+                          with_claims=not args.no_claims)
     print(to_markdown(result))
     if args.report_dir:
         json_path, md_path = write_reports(result, args.report_dir)
@@ -217,12 +218,15 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--name", help="name to save under (default: the preset's)")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="one table of every model and baseline")
+    e = sub.add_parser("evaluate", help="every model and baseline on the test digits, the ladder, the 2x2 "
+                                        "data-specific table and the rate-distortion data")
     e.add_argument("--models", default=str(PRETRAINED), help="models folder (default: pretrained/)")
     e.add_argument("--data", default="bundled")
     e.add_argument("--report-dir", default=str(BENCHMARKS),
                    help="where evaluation.json/.md go (default: benchmarks/; '' for none)")
     e.add_argument("--no-baselines", action="store_true")
+    e.add_argument("--no-claims", action="store_true",
+                   help="leave out the 2x2 data-specific table and the rate-distortion data")
     e.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("presets", help="list the presets")

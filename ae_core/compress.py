@@ -258,14 +258,14 @@ def _quantised(x: np.ndarray) -> np.ndarray:
     return np.round(np.asarray(x, np.float32).reshape(-1, 28, 28) * 255) / 255.0
 
 
-def sweep(x: np.ndarray, codec: str, qualities=QUALITIES) -> list[dict]:
-    """JPEG or WebP over images (N, 28, 28): per quality, the mean bytes a file and of the
-    coded data alone, PSNR of the mean MSE and mean SSIM."""
+def sweep(x: np.ndarray, codec: str, qualities=None) -> list[dict]:
+    """JPEG or WebP over images (N, 28, 28): per quality (default `QUALITIES`), the mean bytes
+    a file and of the coded data alone, PSNR of the mean MSE and mean SSIM."""
     clean = _quantised(x)
     pixels = np.round(clean * 255).astype(np.uint8)
     encode = jpeg if codec == "JPEG" else webp
     points = []
-    for quality in qualities:
+    for quality in QUALITIES if qualities is None else qualities:
         coded = [encode(p, quality) for p in pixels]
         point = {"setting": f"quality {quality}", "quality": int(quality),
                  "bytes": round(float(np.mean([c.file_bytes for c in coded])), 2),
