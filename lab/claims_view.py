@@ -15,6 +15,7 @@ call them and a test can run them with `AppTest`. No TensorFlow: the models run 
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import json
 from pathlib import Path
@@ -61,6 +62,19 @@ def codec(key: str, model, fit_images: np.ndarray, name: str) -> compress.ModelC
     """The model as an 8-bit codec, its code range fitted on `fit_images` (training and
     validation images, never test); cached under `key` (say what the model is: its file hash)."""
     return _codec(key, model, fit_images, name)
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _compare(digest: str, key: str, count: str, _image: np.ndarray, _codec: compress.ModelCodec) -> list:
+    del digest, key
+    return compress.compare(_image, _codec, count)
+
+
+def compare(image: np.ndarray, model_key: str, cod: compress.ModelCodec, count: str) -> list[compress.Coded]:
+    """`compress.compare`, cached by the image's bytes, the model and what is counted (the
+    budget search encodes the image at every JPEG and WebP quality)."""
+    digest = hashlib.blake2b(np.asarray(image, np.float32).tobytes(), digest_size=8).hexdigest()
+    return _compare(digest, model_key, count, image, cod)
 
 
 # --- small pictures -----------------------------------------------------------------------------
@@ -149,11 +163,11 @@ def rd_chart(report: dict | None, key: str = "claims_rd") -> None:
 
 def vs_jpeg_section(image: np.ndarray, model, model_name: str, model_key: str, fit_images: np.ndarray,
                     report: dict | None, key: str = "claims_vs") -> list[compress.Coded]:
-    """"Autoencoder vs JPEG" for the current input (28, 28) in [0, 1]; returns what it showed."""
+    """The "Autoencoder vs JPEG" section for the current input (28, 28) in [0, 1]; returns what it showed."""
     count = st.radio("Budget counts", ["file", "data"], horizontal=True, key=f"{key}_count",
                      format_func={"file": "whole files", "data": "coded data alone"}.get)
     cod = codec(model_key, model, fit_images, model_name)
-    results = compress.compare(image, cod, count)
+    results = compare(image, model_key, cod, count)
     n = cod.bytes_per_image
     st.markdown(f"**{model_name}** sends its code: {n} values at 8 bits are **{n} bytes** "
                 f"(at float32 they would be {4 * n}). JPEG and WebP get the same budget, or the "
