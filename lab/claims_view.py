@@ -7,6 +7,8 @@
 - `data_specific_section`: the 2x2 table (digit model and clothing model on both test sets).
 - `tutorial_figures_section`: the tutorial's two figures for a batch of test images, with
   "Another batch" and a captioned PNG download.
+- `strip_html` / `replay`: "Watch it learn": one epoch's snapshot strip (`ae_core.snapshots`),
+  each picture named "Epoch N, reconstruction of ...", and a slider that replays the epochs.
 
 Every function takes plain values (a 28x28 image in [0, 1], models with the `Autoencoder`
 fields such as `store.load_onnx(...).model`, arrays, the report dict), so a section table can
@@ -230,3 +232,34 @@ def tutorial_figures_section(models: dict, x_test: np.ndarray, y_test: np.ndarra
     st.download_button("Download PNG", png, file_name=f"{which}_{name}_batch{seed}.png", mime="image/png",
                        key=f"{key}_download")
     return png
+
+
+# --- watch it learn -----------------------------------------------------------------------------
+
+def strip_html(snapshot, captions: list[str], originals: np.ndarray | None = None, width: int = 56) -> str:
+    """One epoch's strip (`ae_core.snapshots.Snapshot`) as inline pictures whose accessible
+    names start with "Epoch N" ("Epoch 3, reconstruction of 7"); the originals on a row above
+    when given. A ninth picture (the current input) is named "your input"."""
+    names = list(captions) + ["your input"] * max(0, snapshot.n - len(captions))
+    rows = []
+    if originals is not None:
+        rows.append("".join(img_html(_pixels_png(im, 2), f"Validation image {names[i]}", width)
+                            .replace("display:block", "display:inline-block;margin-right:4px")
+                            for i, im in enumerate(np.asarray(originals).reshape(-1, 28, 28))))
+    rows.append("".join(img_html(_pixels_png(im, 2), f"Epoch {snapshot.epoch}, reconstruction of {names[i]}", width)
+                        .replace("display:block", "display:inline-block;margin-right:4px")
+                        for i, im in enumerate(snapshot.images())))
+    return "".join(f'<div class="ae-strip">{r}</div>' for r in rows)
+
+
+def replay(snapshots: list, captions: list[str], originals: np.ndarray | None = None,
+           key: str = "claims_replay") -> int:
+    """After a run: a slider over its epochs showing that epoch's strip; returns the epoch shown."""
+    if not snapshots:
+        return 0
+    by_epoch = {s.epoch: s for s in snapshots}
+    epochs = sorted(by_epoch)
+    epoch = epochs[0] if len(epochs) == 1 else st.select_slider(
+        "Replay the epochs", epochs, value=epochs[-1], key=key)
+    st.markdown(strip_html(by_epoch[epoch], captions, originals), unsafe_allow_html=True)
+    return epoch

@@ -110,3 +110,27 @@ def test_tutorial_figures_another_batch_model_and_download():
     assert shown == at.session_state["png"]  # the download holds the picture on the page
     downloads = at.get("download_button")
     assert downloads and downloads[0].label == "Download PNG" and downloads[0].proto.url.endswith(".png")
+
+
+def _replay_script():
+    import numpy as np
+    import streamlit as st
+
+    from ae_core import snapshots
+    from lab import claims_view
+
+    rng = np.random.default_rng(0)
+    originals = rng.random((8, 28, 28)).astype(np.float32)
+    snaps = [snapshots.Snapshot(e, snapshots.to_uint8(originals * e / 3).tobytes(), 8, 0.0) for e in (1, 2, 3)]
+    st.session_state["epoch"] = claims_view.replay(snaps, [str(c) for c in range(8)], originals)
+
+
+def test_replay_slider_shows_each_epochs_strip_with_named_images():
+    at = AppTest.from_function(_replay_script, default_timeout=60).run()
+    assert not at.exception and at.session_state["epoch"] == 3
+    alts = _alts(at)
+    assert "Epoch 3, reconstruction of 0" in alts and "Validation image 7" in alts
+    at.select_slider(key="claims_replay").set_value(1).run()
+    assert at.session_state["epoch"] == 1
+    alts = _alts(at)
+    assert "Epoch 1, reconstruction of 5" in alts and not any(a.startswith("Epoch 3") for a in alts)
