@@ -19,7 +19,7 @@ def summary_metrics(model: Autoencoder, data: Dataset) -> dict[str, float]:
     out = {"val_bce": float(metrics.bce(x, rec).mean()), "val_mse": float(metrics.mse(x, rec).mean())}
     for level, noisy in noisy_test_sets(x, NOISE_LEVELS).items():
         rec = model.autoencoder.predict(noisy, batch_size=500, verbose=0)
-        out[f"psnr@{level}"] = float(metrics.psnr(x, rec).mean())
+        out[f"psnr@{level}"] = metrics.set_psnr(x, rec)  # of the mean MSE over the set
     return out
 
 
