@@ -64,7 +64,7 @@ def sweep_figure(sweep: analysis.Sweep, evaluation: analysis.Sweep | None,
     axis = {"fixedrange": True, "title": {"text": "noise level"}}
     layout = {"height": 340, "margin": {"l": 44, "r": 8, "t": 16, "b": 40}, "font": figures.FONT,
               "xaxis": {**axis, "domain": [0, 0.46]}, "xaxis2": {**axis, "domain": [0.56, 1]},
-              "yaxis": {"fixedrange": True, "title": {"text": "PSNR (dB)"}},
+              "yaxis": {"fixedrange": True, "title": {"text": "PSNR of the mean MSE (dB)"}},
               "yaxis2": {"fixedrange": True, "title": {"text": "SSIM"}, "anchor": "x2"},
               "legend": {"orientation": "v", "x": 1.02, "xanchor": "left", "y": 1, "yanchor": "top",
                          "font": {"size": 11}},

@@ -27,7 +27,7 @@ def ladder_figure(report: dict) -> figures.PrebuiltFigure:
     layout = {"height": 320, "margin": {"l": 48, "r": 8, "t": 16, "b": 40}, "font": figures.FONT,
               "xaxis": {**axis, "domain": [0, 0.45]}, "xaxis2": {**axis, "domain": [0.55, 1]},
               "yaxis": {"fixedrange": True, "title": {"text": "test BCE (lower is better)"}},
-              "yaxis2": {"fixedrange": True, "title": {"text": "PSNR dB (higher is better)"}, "anchor": "x2"},
+              "yaxis2": {"fixedrange": True, "title": {"text": "PSNR of the mean MSE, dB (higher is better)"}, "anchor": "x2"},
               "legend": {"orientation": "h", "y": 1.02, "yanchor": "bottom", "x": 0},
               "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "#f7f7f9", "dragmode": False}
     return figures.PrebuiltFigure({"data": traces, "layout": layout})
