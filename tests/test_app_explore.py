@@ -132,7 +132,7 @@ def test_the_section_labels_are_short_enough_for_one_strip():
     from lab import explore
 
     labels = [s.label.split(" ", 1)[1] for s in explore.SECTIONS]
-    assert labels == ["Playground", "Code map", "Manifold", "Ladder", "Baselines", "History"]
+    assert labels == ["Playground", "Code map", "Manifold", "Ladder", "Baselines", "vs JPEG", "History"]
 
 
 def test_the_lab_tab_does_not_run_explore(env):
@@ -541,3 +541,19 @@ def test_a_posterior_sample_follows_the_mean_and_the_variance():
     mean, log_var = np.array([1.0, -2.0]), np.log(np.array([0.01, 4.0]))
     draws = np.stack([vae.posterior_sample(mean, log_var, s) for s in range(4000)])
     assert np.allclose(draws.mean(0), mean, atol=0.1) and np.allclose(draws.std(0), [0.1, 2.0], rtol=0.05)
+
+
+def test_the_claims_section_compares_with_jpeg_and_shows_the_two_by_two_table(env):
+    """vs JPEG: the model's 8-bit code against JPEG, WebP, PNG and zlib for the Lab's input; the
+    digits-and-clothing table; the tutorial's figures."""
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.run()
+    at.session_state["page_tab"] = ":material/explore: Explore"
+    at.session_state["explore_section"] = ":material/compress: vs JPEG"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert not [e.value for e in at.error if OOPS in e.value]
+    page = " ".join(m.value for m in at.markdown)
+    assert "sends its code" in page and "bytes" in page and "JPEG" in page
+    assert at.get("arrow_data_frame") or at.dataframe  # the 2x2 table
+    assert any("Another batch" in b.label for b in at.button)

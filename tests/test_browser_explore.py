@@ -210,7 +210,7 @@ def test_explore_fits_a_1024_window(server):
         open_explore(page, "Playground")
         tabs = page.get_by_role("tablist").nth(1)
         strip = tabs.bounding_box()
-        for name in ("Playground", "Code map", "Manifold", "Ladder", "Baselines", "History"):
+        for name in ("Playground", "Code map", "Manifold", "Ladder", "Baselines", "vs JPEG", "History"):
             box = page.get_by_role("tab", name=name).bounding_box()
             assert box["x"] + box["width"] <= strip["x"] + strip["width"] + 1, name  # no tab behind a scroll arrow
         select = page.locator('.st-key-interp_label input[aria-label="Second digit"]')

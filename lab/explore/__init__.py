@@ -1,4 +1,4 @@
-"""The Explore tab: six sections, each a module of this package, drawn from one table.
+"""The Explore tab: seven sections, each a module of this package, drawn from one table.
 
     playground  the latent playground and the interpolation (decoded in the page)
     codemap     a map of the code space (PCA or t-SNE), the nearest digits, "is this a digit?"
@@ -6,6 +6,8 @@
     ladder      the bottleneck ladder beside PCA, and its rate-distortion curve
     baselines   the models against classical denoisers, and the noise sweep
     history     training curves and PNG downloads
+    claims      an autoencoder against JPEG at the same bytes, digits against clothing, the
+                tutorial's batch figures
 
 `page(settings)` draws the tab; only the open section runs, and each panel is a fragment under
 the page's one section guard (`kit.section`): an error in it becomes one calm line. The panels
@@ -22,7 +24,7 @@ import streamlit as st
 
 from .. import engine, inputs_view, kit, models_view, resources
 from ..settings import Settings
-from . import baselines, codemap, data, history, ladder, manifold, pictures, playground
+from . import baselines, claims, codemap, data, history, ladder, manifold, pictures, playground
 
 DENSE_DEFAULT = ("pretrained:dense_seed", "pretrained:dense_deep")
 KEPT = ("explore_section", "explore_model")  # widget choices kept while the tab is closed
@@ -71,6 +73,10 @@ SECTIONS = (
     Section(":material/compare: Baselines", (
         Panel("Models vs classical baselines", baselines.baselines, "running the baselines", needs_digit=True),
         Panel("Noise sweep", baselines.noise_sweep, "measuring the noise sweep"))),
+    Section(":material/compress: vs JPEG", (
+        Panel("Autoencoder vs JPEG: the same bytes", claims.vs_jpeg, "comparing with JPEG", True, True),
+        Panel("Data-specific: digits and clothing", claims.data_specific, "drawing the digits-and-clothing table"),
+        Panel("The tutorial's figures", claims.tutorial_figures, "drawing the tutorial's figures"))),
     Section(":material/history: History", (
         Panel("Training history", history.history, "drawing the training history"),
         Panel("Download the current images", history.export, "preparing the downloads", needs_digit=True))),
