@@ -28,7 +28,8 @@ PREVIEW_SIDE = 280  # the upload preview's longest side
 MAX_SEED = 2**31 - 1
 EXAMPLE_INDEX = 426  # a clear held-out "2" (bundled split): the stand-in before anything is drawn
 DEFAULTS = {"input_mode": "draw", "noise": 0.5, "noise_kind": "gaussian", "noise_seed": 0,
-            "noise_all": False, "pick_label": "any", "pick_index": EXAMPLE_INDEX}
+            "noise_all": False, "pick_set": "digits", "pick_label": "any", "pick_index": EXAMPLE_INDEX}
+PICK_SETS = {"digits": "Digits", "clothing": "Clothing"}
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,13 @@ def current_digit() -> Digit | str:
     """The digit the models should see now, or why an upload cannot be read (a message)."""
     mode = _value("input_mode")
     if mode == "pick":
-        index = int(_value("pick_index"))
-        image, label = resources.test_digit(index)
+        index, kind = int(_value("pick_index")), str(_value("pick_set"))
+        image, label = resources.test_digit(index, kind)
+        if kind == "clothing":
+            from ae_core.data import CLOTHING_CLASSES
+
+            return Digit(image, f"held-out clothing item #{index} (never seen in training): "
+                                f"{CLOTHING_CLASSES[label].lower()}, not a digit")
         return Digit(image, f"held-out test digit #{index} (never seen in training), label {label}")
     if mode == "upload":
         value = _upload()
@@ -174,20 +180,32 @@ def current_noise() -> NoiseChoice:
 # --- the widgets ---------------------------------------------------------------------------
 
 def _new_sample() -> None:
-    labels = resources.test_labels()
+    labels = resources.test_labels(str(_value("pick_set")))
     wanted = st.session_state.get("pick_label", "any")
     pool = np.arange(len(labels)) if wanted == "any" else np.flatnonzero(labels == int(wanted))
     st.session_state["pick_index"] = int(np.random.default_rng().choice(pool))
 
 
+def _new_set() -> None:
+    st.session_state["pick_label"] = "any"
+    _new_sample()
+
+
 def pick_ui() -> None:
+    from ae_core.data import class_names
+
     st.session_state.setdefault("pick_index", EXAMPLE_INDEX)
+    kind = st.segmented_control("Test set", list(PICK_SETS), default="digits", required=True, key="pick_set",
+                                format_func=PICK_SETS.get, on_change=_new_set,
+                                help="Clothing (Fashion-MNIST) is not what the digit models learned: an "
+                                     "autoencoder only works on the kind of data it was trained on.")
+    names = class_names(kind)
     left, right = st.columns([1, 1], vertical_alignment="bottom")
-    left.selectbox("Digit", ["any", *range(10)], key="pick_label", on_change=_new_sample,
-                   format_func=lambda v: "any digit" if v == "any" else str(v))
+    left.selectbox("Class", ["any", *range(10)], key="pick_label", on_change=_new_sample,
+                   format_func=lambda v: ("any digit" if kind == "digits" else "any item") if v == "any" else names[v])
     right.button("Another", icon=":material/casino:", key="pick_random", on_click=_new_sample,
-                 width="stretch", help="A random held-out digit of the chosen class")
-    st.caption("Digits from the held-out test split, never seen in training.")
+                 width="stretch", help="A random held-out image of the chosen class")
+    st.caption("From the held-out test split, never seen in training.")
 
 
 def upload_ui() -> None:

@@ -537,3 +537,23 @@ def test_a_photo_over_the_pixel_limit_is_refused_before_decoding():
     img.save(buf, format="PNG")
     with pytest.raises(preprocess.ImageTooLargeError, match="megapixels"):
         preprocess.decode_photo(buf.getvalue())
+
+
+def test_test_digit_can_pick_a_clothing_item(env):
+    """A digit model fed a shoe shows that an autoencoder is data-specific, without any words."""
+    from ae_core.data import load_clothing
+
+    at = app()
+    at.segmented_control(key="input_mode").set_value("pick").run()
+    at.segmented_control(key="pick_set").set_value("clothing").run()
+    assert_clean(at)
+    at.selectbox(key="pick_label").set_value(7).run()  # sneakers
+    assert_clean(at)
+    assert "sneaker, not a digit" in lab_data(at)["caption"]
+    index = at.session_state["pick_index"]
+    d = load_clothing()
+    assert d.y_test[index] == 7
+    np.testing.assert_array_equal(z(rows(at)["pretrained:dense_seed"], 0), d.x_test[index])
+    at.multiselect(key="models").set_value(["pretrained:dense_seed", "pretrained:dense_clothing"]).run()
+    digit_model, clothing_model = rows(at)["pretrained:dense_seed"], rows(at)["pretrained:dense_clothing"]
+    assert clothing_model["metrics"]["psnr"] > digit_model["metrics"]["psnr"] + 2  # the same recipe, other data

@@ -24,6 +24,7 @@ def load_test_digit(index: int) -> None:
     st.session_state["input_mode"] = "pick"
     st.session_state["pick_index"] = int(index)
     st.session_state["pick_label"] = "any"
+    st.session_state["pick_set"] = "digits"
 
 
 def selected_index(state) -> int | None:
