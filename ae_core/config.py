@@ -24,6 +24,7 @@ class TrainConfig:
     loss: str = "binary_crossentropy"  # or "mse"
     noise_factor: float = 0.0  # Gaussian noise on the inputs, fixed once as in the tutorial
     noise_max: float | None = None  # if set: fresh noise each batch, level ~ U(0, noise_max) per image
+    noise_kind: str = "gaussian"  # the fixed copy's noise (ae_core.noise.KINDS); fresh noise is Gaussian
     augment: float = 0.0  # share of the digits replaced by a fresh `ae_core.augment` variant each batch
     seed: int = 0
 
@@ -45,6 +46,13 @@ class TrainConfig:
             value = getattr(self, name)
             if value is not None and (isinstance(value, (bool, str)) or not (np.isfinite(value) and 0.0 <= value <= 1.0)):
                 raise ValueError(f"{name} must be in [0, 1]. Received: {name}={value!r}")
+        from .noise import KINDS
+
+        if self.noise_kind not in KINDS:
+            raise ValueError(f"noise_kind must be one of {KINDS}. Received: noise_kind={self.noise_kind!r}")
+        if self.noise_kind != "gaussian" and self.noise_max is not None:
+            raise ValueError("fresh noise every batch (noise_max) is Gaussian; other kinds make the tutorial's "
+                             f"fixed noisy copy (noise_factor). Received: noise_kind={self.noise_kind!r}")
         a = self.augment
         if isinstance(a, (bool, str)) or not isinstance(a, (int, float)) or not (np.isfinite(a) and 0.0 <= a <= 1.0):
             raise ValueError(f"augment is the share of digits to vary, a number in [0, 1]. Received: augment={a!r}")

@@ -128,8 +128,8 @@ def training_arrays(config: TrainConfig, data: Dataset):
     if config.augment:  # validation stays the plain digits: it measures what evaluation measures
         return _fresh_stream(x_train, config), None, (x_clean, x_clean)
     if config.noise_factor > 0:  # the tutorial: one fixed noisy copy of each set
-        x_noisy = noise.gaussian(x_train, config.noise_factor, seed=config.seed)
-        x_val = noise.gaussian(x_clean, config.noise_factor, seed=config.seed + 1)
+        x_noisy = noise.add_noise(x_train, config.noise_factor, config.seed, config.noise_kind)
+        x_val = noise.add_noise(x_clean, config.noise_factor, config.seed + 1, config.noise_kind)
         return x_noisy, x_train, (x_val, x_clean)
     return x_train, x_train, (x_clean, x_clean)
 

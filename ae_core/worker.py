@@ -142,23 +142,41 @@ def _finite(history: dict) -> dict:
 
 def run(request: dict, emit, cancel: threading.Event) -> dict:
     """Train and save as `request` says, reporting through `emit(event_dict)`; returns the last
-    event, `{"type": "finished", ...}`."""
+    event, `{"type": "finished", ...}`.
+
+    `request`: "preset", "config" (a TrainConfig dict), "train_digits", "folder", "name", and
+    optionally "options" ({"data": "bundled" or "clothing", "code_size": n}) and "extra" (one
+    28x28 image as 784 numbers, shown in the snapshots beside the validation strip)."""
     emit({"type": "loading"})
-    from . import pipeline, presets
+    import dataclasses
+
+    from . import pipeline, presets, snapshots
     from .config import TrainConfig
+    from .data import class_names, load_mnist
     from .training import Cancelled, StopOnEvent
 
     preset = presets.get(request["preset"])
     config = TrainConfig.from_dict(request["config"])
-    data = training_data(request.get("train_digits"))
+    options = request.get("options") or {}
+    source = options.get("data") or preset.data
+    spec = preset.spec
+    if options.get("code_size") and getattr(spec, "code_size", None):
+        spec = dataclasses.replace(spec, code_size=int(options["code_size"]))
+    data = training_data(request.get("train_digits"), load_mnist(source))
     cancelled = {"type": "finished", "status": "cancelled", "epochs_run": 0, "seconds": 0.0, "name": None,
                  "history": {}, "warning": ""}
     if cancel.is_set():
         return cancelled
+    idx = snapshots.strip_indices(data.y_val)
+    names = class_names(source)
+    emit(snapshots.strip_event(data.x_val[idx], [f"validation {names[int(c)]}" for c in data.y_val[idx]]))
+    extra = request.get("extra")
+    extra = None if extra is None else np.clip(np.asarray(extra, np.float32).reshape(28, 28), 0, 1)
     try:
         result, path = pipeline.train_and_save(
-            preset.spec, config, data, request["folder"], request["name"], preset=request["preset"],
-            callbacks=[_progress(emit, config.epochs), StopOnEvent(cancel, lambda: emit({"type": "stopping"}))])
+            spec, config, data, request["folder"], request["name"], preset=request["preset"],
+            callbacks=[_progress(emit, config.epochs), StopOnEvent(cancel, lambda: emit({"type": "stopping"})),
+                       snapshots.snapshot_callback(data.x_val[idx], lambda snap: emit(snap.to_event()), extra)])
     except Cancelled:
         return cancelled
     return {"type": "finished", "status": result.status, "epochs_run": result.epochs_run,
@@ -218,6 +236,10 @@ def fold(meta: dict, event: dict) -> None:
         meta.update(epoch=int(event["epoch"]), fraction=float(event["fraction"]))
     elif kind in ("stopping", "saving"):
         meta["stage"] = kind
+    elif kind == "strip":
+        meta["strip"] = {k: event[k] for k in ("n", "pixels", "captions")}
+    elif kind == "snapshot":
+        meta["snapshots"] = [*meta.get("snapshots", []), {k: event[k] for k in ("epoch", "n", "pixels")}]
     elif kind == "epoch":
         meta.setdefault("first_epoch_at", time.time())
         meta["loss"] = [*meta.get("loss", []), event.get("loss")]
@@ -254,7 +276,7 @@ def rq_train(request: dict) -> dict:
         with lock:
             fold(job.meta, event)
             flushed["dirty"] = True
-        flush(force=event.get("type") in ("loading", "begin", "epoch", "stopping", "saving"))
+        flush(force=event.get("type") in ("loading", "begin", "epoch", "snapshot", "strip", "stopping", "saving"))
 
     def watch() -> None:
         while not done.wait(POLL_SECONDS):

@@ -118,15 +118,22 @@ def load_stored(folder: Path, name: str, kind: str, sample: np.ndarray) -> Loade
     except ValueError as exc:  # a bad name
         return LoadFailure(key, name, str(folder / f"{name}.json"), str(exc))
     preset = stored.manifest.get("preset")
-    return prepare(stored.model, key=key, name=name, title=title(kind, name, preset), kind=kind,
+    source = (stored.manifest.get("data") or {}).get("source")
+    return prepare(stored.model, key=key, name=name, title=title(kind, name, preset, source), kind=kind,
                    preset=preset, sample=sample, manifest=stored.manifest, path=stored.path)
 
 
 def preset_of(manifest_path: Path) -> str | None:
+    return facts_of(manifest_path)[0]
+
+
+def facts_of(manifest_path: Path) -> tuple[str | None, str | None]:
+    """(preset, data source) a manifest records, (None, None) when it cannot be read."""
     try:
-        return json.loads(manifest_path.read_text()).get("preset")
+        manifest = json.loads(manifest_path.read_text())
+        return manifest.get("preset"), (manifest.get("data") or {}).get("source")
     except (OSError, ValueError, AttributeError):
-        return None
+        return None, None
 
 
 @functools.lru_cache(maxsize=256)

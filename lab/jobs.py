@@ -71,11 +71,11 @@ def full_message(waiting: int) -> str:
             "choose a model that is already trained.")
 
 
-def run_key(preset: str, config, train_digits: int | None, data_sha: str) -> str:
-    """What makes two runs the same: preset, every setting (the seed included) and the training
-    data (the bundled file's hash and how many of its digits)."""
-    blob = json.dumps({"preset": preset, "config": config.to_dict(), "digits": train_digits, "data": data_sha},
-                      sort_keys=True)
+def run_key(preset: str, config, train_digits: int | None, data_sha: str, options: dict | None = None) -> str:
+    """What makes two runs the same: preset, every setting (the seed included), the options (the
+    data set, the code size) and the training data (the file's hash and how many of its images)."""
+    blob = json.dumps({"preset": preset, "config": config.to_dict(), "digits": train_digits, "data": data_sha,
+                       "options": options or {}}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
@@ -88,6 +88,10 @@ class Job:
     train_digits: int | None = None
     quick: bool = False
     key: str = ""  # run_key(...): identical requests join this run
+    options: dict = field(default_factory=dict)  # {"data": "bundled"|"clothing", "code_size": n}
+    extra: list | None = None  # the starting visitor's input (784 numbers), shown in the snapshots
+    strip: dict | None = None  # the validation strip ({"n", "pixels", "captions"}), sent before training
+    snapshots: list = field(default_factory=list)  # its reconstructions after every epoch (snapshot events)
     created: float = field(default_factory=time.monotonic)
     started: float | None = None  # when its process started
     finished: float | None = None
@@ -234,7 +238,7 @@ class JobManager:
     # --- actions -------------------------------------------------------------------------
 
     def start(self, owner: str, preset: str, config, train_digits: int | None = None,
-              quick: bool = False, key: str = "") -> Job:
+              quick: bool = False, key: str = "", options: dict | None = None, extra: list | None = None) -> Job:
         """Queue a run for `owner`, or join the run with the same `key`; it starts at once when
         fewer than `max_running` train. `owner in job.joined` says it joined.
 
@@ -255,7 +259,8 @@ class JobManager:
             waiting = sum(j.status == "queued" for j in self._jobs.values())
             if waiting >= self.queue_max:
                 raise QueueFull(full_message(waiting))
-            job = Job(self._next, owner, preset, config, train_digits=train_digits, quick=quick, key=key)
+            job = Job(self._next, owner, preset, config, train_digits=train_digits, quick=quick, key=key,
+                      options=dict(options or {}), extra=extra)
             self._next += 1
             self._jobs[job.id] = job
         self._ensure_reaper()
@@ -408,7 +413,8 @@ class JobManager:
         folder = Path(tempfile.mkdtemp(prefix=f"run-{job.id}-", dir=self.scratch_root))  # mode 0700
         job.folder = folder
         request = {"preset": job.preset, "config": job.config.to_dict(), "train_digits": job.train_digits,
-                   "folder": str(folder), "name": f"{job.preset}-run", "nice": self.nice}
+                   "folder": str(folder), "name": f"{job.preset}-run", "nice": self.nice,
+                   "options": job.options, "extra": job.extra}
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
         with open(folder / "worker.log", "wb") as stderr:
@@ -565,6 +571,10 @@ def apply_event(job: Job, event: dict) -> dict | None:
         job.fraction = float(event.get("fraction", job.fraction))
     elif kind == "stopping":
         job.stage = "stopping"
+    elif kind == "strip":
+        job.strip = {k: event.get(k) for k in ("n", "pixels", "captions")}
+    elif kind == "snapshot":
+        job.snapshots = [*job.snapshots, {k: event.get(k) for k in ("epoch", "n", "pixels")}]
     elif kind == "saving":
         job.stage = "saving"
     elif kind == "epoch":

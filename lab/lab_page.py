@@ -26,7 +26,6 @@ from ae_core.preprocess import PEN_FRACTION
 
 from . import engine, pagejs, runtime
 from .inputs_view import DRAWING, DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
-from .naming import title
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
 SERVED = "_lab_served"  # session key: the server has drawn this session's rows once
@@ -93,7 +92,7 @@ def code_grid(n: int) -> tuple[int, int]:
 
 
 def _model(m: engine.LoadedModel, denoiser: bool, about: str, in_page: bool) -> dict:
-    entry = {"key": m.key, "title": title(m.kind, m.name, m.preset), "about": about, "denoiser": denoiser,
+    entry = {"key": m.key, "title": m.title, "about": about, "denoiser": denoiser,
              "vae": m.is_vae, "code_shape": list(m.code_shape), "range": list(m.summary_range),
              "channel_range": list(m.code_range), "code_title": "Code (" + "×".join(map(str, m.code_shape)) + ")"}
     if not m.spatial:

@@ -24,9 +24,9 @@ def catalog(settings: Settings) -> tuple[dict[str, str], list[str]]:
     ordered = [n for n in PRESETS if n in present] + [n for n in present if n not in PRESETS]
     labels = {f"pretrained:{n}": title("pretrained", n, n) for n in ordered}
     for n in store.list_models(settings.models_dir):  # the preset from the manifest, as the rows read it
-        labels[f"saved:{n}"] = title("saved", n, engine.preset_of(Path(settings.models_dir) / f"{n}.json"))
+        labels[f"saved:{n}"] = title("saved", n, *engine.facts_of(Path(settings.models_dir) / f"{n}.json"))
     for key, m in training_view.session_models().items():
-        labels[key] = title("session", m.loaded.name, m.loaded.preset)
+        labels[key] = m.loaded.title
     missing = [n for n in PRESETS if n not in present]
     return labels, missing
 
@@ -158,6 +158,6 @@ def models_table(models: list[engine.LoadedModel]) -> str:
         epochs = m.manifest.get("epochs_run") or (m.manifest.get("train_config") or {}).get("epochs", "–")
         shape = "×".join(str(d) for d in m.code_shape)
         params = m.count_params()
-        lines.append(f"| {title(m.kind, m.name, m.preset)} | `{m.name}` | {m.kind} | {shape} | "
+        lines.append(f"| {m.title} | `{m.name}` | {m.kind} | {shape} | "
                      f"{'–' if params is None else f'{params:,}'} | {bce} | {psnr} | {epochs} |")
     return "\n".join(lines)

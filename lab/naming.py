@@ -13,10 +13,19 @@ import re
 KINDS = ("pretrained", "saved", "session")
 
 
-def title(kind: str, name: str, preset: str | None = None) -> str:
+def title(kind: str, name: str, preset: str | None = None, data: str | None = None) -> str:
     """What people read for the model `name` of `kind` ("pretrained", "saved" or "session"),
-    trained from `preset` (None when unknown): the preset's title, then what makes this one
-    different. Unknown presets fall back to the file name."""
+    trained from `preset` (None when unknown) on `data` (its manifest's data source): the
+    preset's title, then what makes this one different; ", on clothing" when it was trained on
+    clothing and its preset was not. Unknown presets fall back to the file name."""
+    from ae_core.presets import PRESETS
+
+    on = PRESETS[preset].data if preset in PRESETS else "bundled"
+    suffix = ", on clothing" if data == "clothing" and on != "clothing" else ""
+    return _title(kind, name, preset) + suffix
+
+
+def _title(kind: str, name: str, preset: str | None) -> str:
     from ae_core.presets import PRESETS
 
     if kind not in KINDS:

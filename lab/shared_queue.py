@@ -125,7 +125,7 @@ class SharedQueue:
     # --- actions -------------------------------------------------------------------------
 
     def start(self, owner: str, preset: str, config, train_digits: int | None = None,
-              quick: bool = False, key: str = "") -> Job:
+              quick: bool = False, key: str = "", options: dict | None = None, extra: list | None = None) -> Job:
         """Queue a run, or join the identical one (queued, running or finished) on the shared queue.
 
         Raises:
@@ -152,9 +152,10 @@ class SharedQueue:
                 raise QueueFull(full_message(waiting))
             job_id = f"ae-{hashlib.sha256((key or uuid.uuid4().hex).encode()).hexdigest()[:16]}-{uuid.uuid4().hex[:8]}"
             request = {"preset": preset, "config": config.to_dict(), "train_digits": train_digits,
-                       "name": f"{preset}-run", "nice": self.nice, "idle_seconds": self.idle_seconds}
+                       "name": f"{preset}-run", "nice": self.nice, "idle_seconds": self.idle_seconds,
+                       "options": dict(options or {}), "extra": extra}
             meta = {"owner": owner, "preset": preset, "config": config.to_dict(), "train_digits": train_digits,
-                    "quick": quick, "key": key, "stage": "queued", "created": now}
+                    "quick": quick, "key": key, "stage": "queued", "created": now, "options": dict(options or {})}
             with self.conn.pipeline() as pipe:
                 pipe.zadd(watch_key(job_id), {owner: now})
                 for what in ("watch", "joined", "collected", "note"):
@@ -373,7 +374,8 @@ class SharedQueue:
         meta = rq_job.meta
         offset = time.monotonic() - time.time()
         job = Job(rq_job.id, meta.get("owner", ""), meta.get("preset", ""), TrainConfig.from_dict(meta["config"]),
-                  train_digits=meta.get("train_digits"), quick=bool(meta.get("quick")), key=meta.get("key", ""))
+                  train_digits=meta.get("train_digits"), quick=bool(meta.get("quick")), key=meta.get("key", ""),
+                  options=meta.get("options") or {}, strip=meta.get("strip"), snapshots=meta.get("snapshots") or [])
         job.created = meta.get("created", time.time()) + offset
         if rq_job.started_at is not None:
             job.started = rq_job.started_at.timestamp() + offset

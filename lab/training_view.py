@@ -28,7 +28,11 @@ from .settings import Settings
 QUICK_EPOCHS = 2
 QUICK_DIGITS = 3000
 SESSION_MODELS = "session_models"  # session_state: key -> SessionModel
-FORM_KEYS = ("train_preset", "train_epochs", "train_batch", "train_lr", "train_noise")
+FORM_KEYS = ("train_preset", "train_epochs", "train_batch", "train_lr", "train_noise", "train_data", "train_code",
+             "train_noise_kind", "train_optimizer")
+DATA_LABELS = {"bundled": "Digits", "clothing": "Clothing"}
+CODE_SIZES = (2, 4, 8, 16, 32, 64)
+OPTIMIZERS = {"adam": "Adam", "adadelta": "Adadelta (the tutorial's)"}
 FORM_MEMORY = "_train_form"  # session_state: the form's last values (widgets not drawn lose theirs)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.1, 1.0)
 NOISE_MEMORY = "_train_noise_by_preset"  # session_state: preset -> its noise slider's last value
@@ -94,12 +98,20 @@ def _title(preset: str) -> str:
     return PRESETS[preset].title if preset in PRESETS else preset
 
 
-def _run_key(preset_name: str, config, digits: int) -> str:
-    data = resources.dataset()
-    return jobs.run_key(preset_name, config, min(digits, len(data.x_train)), data.sha256)
+def _run_key(preset_name: str, config, digits: int, options: dict | None = None) -> str:
+    data = resources.clothing() if (options or {}).get("data") == "clothing" else resources.dataset()
+    return jobs.run_key(preset_name, config, min(digits, len(data.x_train)), data.sha256, options)
 
 
-def start(settings: Settings, preset_name: str, config, quick: bool = False) -> Job | None:
+def _current_input() -> list | None:
+    """The Lab's input, reconstructed in the snapshots beside the validation strip."""
+    from .inputs_view import current_digit
+
+    digit = current_digit()
+    return None if isinstance(digit, str) else np.round(np.asarray(digit.image, float), 3).ravel().tolist()
+
+
+def start(settings: Settings, preset_name: str, config, quick: bool = False, options: dict | None = None) -> Job | None:
     """Queue a run for this visitor, or join the identical one; shows why not when training is
     off, the settings pass this server's caps, the visitor has a run, or the queue is full."""
     if not settings.allow_training:
@@ -112,7 +124,8 @@ def start(settings: Settings, preset_name: str, config, quick: bool = False) -> 
     digits = QUICK_DIGITS if quick else settings.train_digits
     try:
         job = manager().start(session_id(), preset_name, config, train_digits=digits, quick=quick,
-                              key=_run_key(preset_name, config, digits))
+                              key=_run_key(preset_name, config, digits, options), options=options,
+                              extra=_current_input())
     except (Busy, QueueFull) as exc:
         st.warning(str(exc), icon=":material/hourglass_top:")
         return None
@@ -182,7 +195,8 @@ def collect_finished() -> str | None:
     counts = st.session_state.setdefault(RETRAINED, {})
     n = counts[job.preset] = counts.get(job.preset, 0) + 1  # increases: a number is never given twice
     key, name = f"session:{uuid.uuid4().hex[:12]}", f"{job.preset}-retrained-{n}"
-    loaded = dataclasses.replace(loaded, key=key, name=name, title=display_name("session", name, job.preset))
+    loaded = dataclasses.replace(loaded, key=key, name=name, title=display_name(
+        "session", name, job.preset, (loaded.manifest.get("data") or {}).get("source")))
     session_models()[key] = SessionModel(loaded, job)
     backend.collect(job, me)
     val = job.history.get("val_loss", [float("nan")])[-1]
@@ -213,11 +227,36 @@ def _job_status(job: Job) -> None:
     else:
         label = f"Epoch {min(job.epoch + 1, epochs)} of {epochs} · {job.seconds:.0f} s"
     st.progress(float(np.clip(job.fraction, 0, 1)), text=label)
+    _strip(job)
     if job.history.get("loss"):
         st.plotly_chart(figures.loss_figure(job.history, height=180), config=figures.CONFIG,
                         key="loss_live", theme=None)
     else:
         st.caption("The loss curve appears after the first epoch.")
+
+
+def _strip_parts(job: Job):
+    """(snapshots, captions, originals) of a run's validation strip, or None before it is sent."""
+    from ae_core import snapshots
+
+    if not job.strip:
+        return None
+    originals = snapshots.from_event({"epoch": 0, **job.strip}).images()
+    return [snapshots.from_event(e) for e in job.snapshots], list(job.strip.get("captions") or []), originals
+
+
+def _strip(job: Job) -> None:
+    """While it trains: the validation strip (and the Lab's input) rebuilt after every epoch."""
+    from .claims_view import strip_html
+
+    parts = _strip_parts(job)
+    if parts is None:
+        return
+    snaps, captions, originals = parts
+    st.caption("Watch it learn: eight validation images" + (" and your input" if job.extra is not None else "")
+               + ", rebuilt after every epoch (top: the originals).")
+    if snaps:
+        st.markdown(strip_html(snaps[-1], captions, originals, width=26), unsafe_allow_html=True)
 
 
 @guarded("showing the training progress")
@@ -302,7 +341,26 @@ def _form(settings: Settings) -> None:
     lr = st.select_slider("Learning rate", LEARNING_RATES,
                           value=base.lr if base.lr in LEARNING_RATES else 1e-3,
                           key="train_lr", format_func=lambda v: f"{v:g}")
-    overrides = {"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr)}
+    optimizer = st.segmented_control("Optimizer", list(OPTIMIZERS), default=base.optimizer, required=True,
+                                     key="train_optimizer", format_func=OPTIMIZERS.get,
+                                     help="The tutorial used Adadelta at learning rate 1.0; in Keras 3 "
+                                          "'adadelta' means learning rate 0.001, which does not train. Try both.")
+    overrides = {"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr),
+                 "optimizer": str(optimizer)}
+    options = {}
+    source = st.segmented_control("Data", list(DATA_LABELS), default=preset.data, required=True, key="train_data",
+                                  format_func=DATA_LABELS.get,
+                                  help="Digits (MNIST) or clothing (Fashion-MNIST): the same recipe learns "
+                                       "whatever it is given, and only that.")
+    if source != preset.data:
+        options["data"] = source
+    code_size = getattr(preset.spec, "code_size", None)
+    if isinstance(code_size, int) and preset.spec.type != "vae":
+        size = st.select_slider("Code size", CODE_SIZES, value=code_size if code_size in CODE_SIZES else 32,
+                                key="train_code", help="How many numbers the code keeps: the tutorial's 32, "
+                                                       "or fewer and watch the digits blur.")
+        if size != code_size:
+            options["code_size"] = int(size)
     if preset.denoiser:
         fresh = base.noise_max is not None
         memory = st.session_state.setdefault(NOISE_MEMORY, {})
@@ -314,8 +372,17 @@ def _form(settings: Settings) -> None:
                                 if fresh else "Gaussian noise added to the training inputs, as in the tutorial."))
         memory[preset_name] = float(level)
         overrides["noise_max" if fresh else "noise_factor"] = float(level)
+        if not fresh:  # the tutorial's fixed noisy copy can be any kind; fresh noise is Gaussian
+            from ae_core.noise import KINDS
+
+            from .inputs_view import NOISE_LABELS
+
+            overrides["noise_kind"] = st.segmented_control("Training noise type", KINDS, default="gaussian",
+                                                           required=True, key="train_noise_kind",
+                                                           format_func=NOISE_LABELS.get)
+    what = "clothing items" if source == "clothing" else "digits"
     digits = min(settings.train_digits, len(resources.dataset().x_train))
-    st.caption(f"Trains on {digits:,} bundled digits; checks on held-out validation digits after each epoch.")
+    st.caption(f"Trains on {digits:,} bundled {what}; checks on held-out validation {what} after each epoch.")
     _queue_note()
     if st.button("Train", icon=":material/play_arrow:", key="train", type="primary", width="stretch"):
         _remember_form()
@@ -324,7 +391,7 @@ def _form(settings: Settings) -> None:
         except ValueError as exc:  # TrainConfig explains what is wrong
             st.error(str(exc))
             return
-        if start(settings, preset_name, config) is not None:
+        if start(settings, preset_name, config, options=options or None) is not None:
             st.rerun(scope="app")
 
 
@@ -341,6 +408,11 @@ def _saved_list(settings: Settings) -> None:
         st.caption(f"{m.loaded.title}: {plural(job.epochs_done, 'epoch')}, validation loss {val:.4f}")
         if job.warning:
             st.caption(f":orange[{job.warning}]")
+        parts = _strip_parts(job)
+        if parts is not None and parts[0]:
+            from .claims_view import replay
+
+            replay(*parts, key=f"replay_{key}")
         name = st.text_input("Name (optional)", key=f"name_{key}", max_chars=64,
                              placeholder=store.next_version_name(settings.models_dir, job.preset),
                              help="Letters, digits, - and _. Empty: the next free version number.",

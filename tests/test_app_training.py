@@ -127,3 +127,34 @@ def test_a_browser_is_one_visitor_across_tabs_and_reloads():
     assert visitor_from_cookie(generate_xsrf_token_string(os.urandom(16))) != visitor_from_cookie(tab1)
     assert token.hex() not in visitor_from_cookie(tab1)  # only a hash is kept
     assert visitor_from_cookie(None) is None and visitor_from_cookie("2|zz|zz|1") is None
+
+
+@pytest.mark.slow
+def test_train_on_clothing_with_a_smaller_code_and_watch_it_learn(env):
+    """The sidebar's data choice and code size reach the trainer; its snapshots of the validation
+    strip (and the Lab's input) come back after every epoch, and a slider replays them."""
+    at = app()
+    sb = at.sidebar
+    sb.selectbox(key="train_preset").set_value("dense_seed").run()
+    sb.number_input(key="train_epochs").set_value(2)
+    sb.segmented_control(key="train_data").set_value("clothing")
+    sb.select_slider(key="train_code").set_value(8)
+    sb.button(key="train").click().run()
+    assert_clean(at)
+    wait_for(at, lambda a: any("Your retrained models" in m.value for m in a.sidebar.markdown), 240)
+    from lab import training_view
+
+    (model,) = at.session_state[training_view.SESSION_MODELS].values()
+    assert model.loaded.code_shape == (8,)
+    assert model.loaded.manifest["data"]["source"] == "clothing"
+    assert model.loaded.title.endswith(", on clothing")  # labelled as such everywhere
+    label = at.multiselect(key="models").format_func(model.loaded.key)
+    assert label == model.loaded.title
+    assert [s["epoch"] for s in model.job.snapshots] == [1, 2]  # one per epoch
+    assert len(model.job.strip["captions"]) == 8 and "validation" in model.job.strip["captions"][0]
+    replay = at.sidebar.select_slider(key=f"replay_{model.loaded.key}")
+    assert replay.value == 2
+    page = " ".join(m.value for m in at.sidebar.markdown)
+    assert "Epoch 2, reconstruction of" in page and "your input" in page
+    replay.set_value(1).run()
+    assert "Epoch 1, reconstruction of" in " ".join(m.value for m in at.sidebar.markdown)
