@@ -38,15 +38,18 @@ def train_config(preset, args):
     noise_field = "noise_max" if preset.config.noise_max is not None else "noise_factor"
     overrides = {k: v for k, v in {"epochs": args.epochs, "batch_size": args.batch_size,
                                    noise_field: args.noise, "optimizer": args.optimizer,
-                                   "learning_rate": args.learning_rate, "seed": args.seed}.items()
+                                   "learning_rate": args.learning_rate, "seed": args.seed,
+                                   "noise_kind": getattr(args, "noise_kind", None)}.items()
                  if v is not None}
     return dataclasses.replace(preset.config, **overrides)
 
 
 def cmd_train(args) -> int:
+    import dataclasses
+
     from . import presets
     from .data import kind_of, load_mnist
-    from .pipeline import divergence_warning, train_and_save
+    from .pipeline import divergence_warning, mean_image_loss, train_and_save
 
     preset = presets.get(args.preset)
     config = train_config(preset, args)
@@ -62,7 +65,13 @@ def cmd_train(args) -> int:
 
         snapshots = png_snapshots(args.snapshots, data, title=f"{args.preset} on {data.source}")
         callbacks.append(snapshots)
-    result, path = train_and_save(preset.spec, config, data, Path(args.out), name, preset=args.preset,
+    spec = preset.spec
+    if getattr(args, "code_size", None):
+        if not isinstance(getattr(spec, "code_size", None), int) or spec.type == "vae":
+            print(f"{args.preset} has no flat code whose size --code-size could set.", file=sys.stderr)
+            return 2
+        spec = dataclasses.replace(spec, code_size=args.code_size)
+    result, path = train_and_save(spec, config, data, Path(args.out), name, preset=args.preset,
                                   callbacks=callbacks)
     if path is None:
         print(f"Training diverged (loss became NaN after {result.epochs_run} epochs); nothing was "
@@ -75,7 +84,7 @@ def cmd_train(args) -> int:
         from .snapshots import cost_line
 
         print(f"Wrote {result.epochs_run} snapshot strips to {args.snapshots}; {cost_line(snapshots)}")
-    warning = divergence_warning(result.history, config.loss)
+    warning = divergence_warning(result.history, config.loss, mean_image_loss(data, config.loss))
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -204,6 +213,9 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int)
     t.add_argument("--batch-size", type=int)
     t.add_argument("--noise", type=float, help="Gaussian noise factor on the training inputs")
+    t.add_argument("--noise-kind", choices=("gaussian", "salt_pepper", "mask"),
+                   help="the kind of the fixed noisy copy (presets with a noise factor)")
+    t.add_argument("--code-size", type=int, help="the code's size, for presets with a flat code")
     t.add_argument("--optimizer", choices=["adam", "adadelta"])
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--seed", type=int)
