@@ -299,7 +299,7 @@ def _eacces(*_a, **_k):
 
 FAULTS = {
     # a full disk while Keras writes the model: half a file, then ENOSPC
-    "ENOSPC writing the model": ("store._write_keras", "partial", errno.ENOSPC),
+    "ENOSPC writing the model": ("store.model_format._write_keras", "partial", errno.ENOSPC),
     # a full disk while the manifest's temporary file is written
     "ENOSPC writing the manifest": ("Path.write_text", "partial", errno.ENOSPC),
     # fsync reports the lost write (as on NFS or a full thin volume)
@@ -321,11 +321,11 @@ def test_full_or_read_only_disk_on_save_loses_nothing(tmp_path, monkeypatch, fau
     target, how, code = FAULTS[fault]
     fail = _enospc if code == errno.ENOSPC else _eacces if code == errno.EACCES else (
         lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error")))
-    if target == "store._write_keras":
+    if target == "store.model_format._write_keras":
         def partial(model, tmp):
             Path(tmp).write_bytes(b"PK\x03\x04" + bytes(4096))  # some bytes landed, then the disk filled
             fail()
-        monkeypatch.setattr(store, "_write_keras", partial)
+        monkeypatch.setattr(store.model_format, "_write_keras", partial)
     elif target == "Path.write_text":
         real = Path.write_text
 
@@ -395,7 +395,7 @@ def test_a_model_with_code_in_it_is_refused_by_safe_mode(tmp_path):
     path = tmp_path / manifest["model_file"]
     path.unlink()
     evil.save(path)
-    manifest["model_sha256"] = store._sha256(path)
+    manifest["model_sha256"] = store.sha256(path)
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     with pytest.raises(store.ModelFileError, match="Keras cannot load"):
         store.load(tmp_path, "m")
