@@ -6,14 +6,13 @@ Images are float32 in [0, 1]: one image is (28, 28) or (28, 28, 1), a batch (N, 
 (N, 7, 7, 32) for the tutorial's conv code; statistics, samples and maps use the flattened code.
 Inputs and outputs are numpy arrays or small frozen dataclasses, so a UI can cache the results
 (`st.cache_data`, with the model passed as an `_underscore` argument) and call the rest per
-interaction: a forward pass of one image costs about a millisecond with Keras' `predict_on_batch`,
-less with the NumPy runner (`ae_core.runner`, the same interface).
+interaction. A model is Keras' `Autoencoder` or the ONNX Runtime one (`ae_core.onnx_models`, the
+same interface, what the app runs).
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from typing import Callable
 
@@ -237,10 +236,15 @@ def cached_map(codes: np.ndarray, path, method: str = "tsne", seed: int = 0) -> 
     it holds the map of these very codes.
 
     Name `path` after the model's hash (a retrained model gets a new file); the file also holds
-    a digest of the codes and is recomputed when they differ. A folder that cannot be written
-    (a read-only deployment) only costs the recomputation next time.
+    a digest of the codes and is recomputed when they differ. A file that cannot be read
+    (truncated, not an .npz) is computed again and replaced; the write is atomic
+    (`store.atomic_write`), so a failed or killed one leaves no half file. A folder that cannot
+    be written (a read-only deployment) only costs the recomputation next time.
     """
+    import zipfile
     from pathlib import Path
+
+    from .store import atomic_write
 
     path = Path(path)
     flat = _flat_codes(codes).astype(np.float32)
@@ -249,13 +253,16 @@ def cached_map(codes: np.ndarray, path, method: str = "tsne", seed: int = 0) -> 
         with np.load(path, allow_pickle=False) as f:
             if str(f["digest"]) == digest:
                 return CodeMap(method, f["points"].astype(np.float32), flat)
-    except (OSError, KeyError, ValueError, EOFError):
-        pass
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        pass  # absent, or unreadable: computed again below
     cmap = project_codes(flat, method, seed)
+
+    def write(tmp) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+            np.savez(f, points=cmap.points, digest=np.array(digest))
+
     try:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, points=cmap.points, digest=np.array(digest))
-        os.replace(tmp, path)
+        atomic_write(path, write)
     except OSError:
         pass
     return cmap
