@@ -324,3 +324,20 @@ def test_a_version_s_caches_go_with_it(tmp_path):
     second = cache_of("m")
     assert second.name in store.remove(tmp_path, "m")
     assert not second.exists() and other.exists()
+
+
+@pytest.mark.parametrize("name", [f"ladder_{size}" for size in (2, 4, 8, 16, 32, 64)])
+def test_shipped_ladder_models_carry_no_optimizer_state(name):
+    """Adam's moments would triple the file, and nothing resumes from them."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    import h5py
+
+    folder = Path(__file__).resolve().parents[1] / "pretrained"
+    manifest = json.loads((folder / f"{name}.json").read_text())
+    with zipfile.ZipFile(folder / manifest["model_file"]) as z, z.open("model.weights.h5") as w:
+        with h5py.File(io.BytesIO(w.read())) as h5:
+            assert "optimizer" not in h5
+    store.load(folder, name)  # the manifest's checksum matches the new file
