@@ -15,7 +15,7 @@ and canvas-style). It is then measured on the test digits only:
     canvas no    share of canvas-style test digits called "not a digit" (target <= 2%)
     mnist no     share of MNIST test digits called "not a digit" (target <= 2%)
 
-Targets (issue 13): AUC >= 0.97, letters ok <= 10%, digits called "not a digit" <= 2%.
+Targets: AUC >= 0.97, letters ok <= 10%, digits called "not a digit" <= 2%.
 """
 from __future__ import annotations
 

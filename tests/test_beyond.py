@@ -1,4 +1,4 @@
-"""Issue 13's computations: the VAE (KL, training, saving), the ladder, the t-SNE cache, the digit
+"""Beyond the autoencoder: the VAE (KL, training, saving), the ladder, the t-SNE cache, the digit
 score and its command line, the manifold grid and enlarged PNGs."""
 import io
 import json

@@ -1,5 +1,5 @@
-"""Reliability and security of `ae_core` (issue 5): bad arrays, training settings at and beyond
-their bounds, property tests over random canvases and uploads, a full or read-only disk on save,
+"""Reliability and security of `ae_core`: bad arrays, training settings at and beyond
+their bounds, property tests over random pad drawings and uploads, a full or read-only disk on save,
 safe loading, uploads kept in memory.
 
 Kill tests (a real subprocess, SIGKILL) are in test_reliability_kill.py; the app in
@@ -435,8 +435,11 @@ def test_training_is_capped_per_visitor(tmp_path):
 
     s = Settings.from_env({"AE_MAX_EPOCHS": "100000", "AE_MAX_BATCH_SIZE": "999999",
                            "AE_TRAIN_DIGITS": "10000000", "AE_MAX_RUNS": "99"})
-    assert (s.max_epochs, s.max_batch_size, s.train_digits, s.max_runs) == (50, 512, 8000, 1)
-    assert len(s.problems) == 4 and max(s.batch_sizes) <= 512 and training.MAX_EPOCHS == 500
+    default = Settings()
+    caps = (default.max_epochs, default.max_batch_size, default.train_digits, default.max_runs)
+    assert (s.max_epochs, s.max_batch_size, s.train_digits, s.max_runs) == caps  # refused: the defaults
+    assert default.max_epochs <= training.MAX_EPOCHS and default.max_runs == 1
+    assert len(s.problems) == 4 and max(s.batch_sizes) <= default.max_batch_size and training.MAX_EPOCHS == 500
     manager = JobManager(scratch_root=tmp_path, command=fake_worker(tmp_path, "time.sleep(30)"))
     try:
         manager.start("a", "dense_seed", training.TrainConfig(epochs=1))
