@@ -54,15 +54,14 @@ def pen_redraw(image: np.ndarray, radius: float) -> np.ndarray:
 
 def skeleton_chains(bone: np.ndarray) -> list[list[tuple[int, int]]]:
     """A one-pixel skeleton as polylines of (x, y) pixels: 8-connected pixels walked from the
-    ends first, every link once (a closed loop starts anywhere on it)."""
+    ends first, every link once (a closed loop starts anywhere on it). An isolated pixel is a
+    speck of the scan, not a stroke: it is left out."""
     pixels = {(int(r), int(c)) for r, c in zip(*np.nonzero(bone))}
     near = {p: [(p[0] + dr, p[1] + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
                 if (dr or dc) and (p[0] + dr, p[1] + dc) in pixels] for p in pixels}
     seen: set[frozenset] = set()
     chains = []
     for start in sorted(pixels, key=lambda p: (len(near[p]) != 1, p)):  # endpoints first
-        if not near[start]:  # an isolated pixel: a dot
-            chains.append([(start[1], start[0])])
         for nxt in near[start]:
             if frozenset((start, nxt)) in seen:
                 continue
