@@ -6,14 +6,11 @@ from __future__ import annotations
 import io
 import os
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from ae_core import analysis, metrics, noise, preprocess
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- bad arrays reaching ae_core directly (the test's cases, and the benchmark's table) -------
