@@ -49,8 +49,9 @@ def bad_inputs() -> list[str]:
         except ValueError as exc:
             return f"ValueError: {str(exc)[:110]}"
 
-    lines = ["## 1. Bad input", "", "### Uploads (`preprocess.from_image_bytes`; the app names the file in the message)", "",
-              "| upload | bytes | expected | outcome |", "|---|---|---|---|"]
+    lines = ["## 1. Bad input", "",
+             "### Uploads (`preprocess.from_image_bytes`; the app names the file in the message)", "",
+             "| upload | bytes | expected | outcome |", "|---|---|---|---|"]
     for case, (_, data, expected) in uploads().items():
         got = outcome(preprocess.from_image_bytes, data)
         ok = got.startswith(expected) or (expected == "digit" and got.startswith("a 28x28"))

@@ -7,8 +7,8 @@ pixels, a round pen, then the MNIST-style fitting), so the check is measured on 
 draw, not on typeset glyphs:
 
     letters     A-Z and a-z from the installed DejaVu and Liberation fonts (regular, bold,
-                italic), skeletonised and redrawn with the pad's pen (`augment.pad_redraw`); the letters that look
-                like digits (LOOK_LIKE_DIGITS) are left out
+                italic), skeletonised and redrawn with the pad's pen (`augment.pad_redraw`);
+                the letters that look like digits (LOOK_LIKE_DIGITS) are left out
     shapes      squares, triangles, stars, hearts, arrows, spirals, zigzags, grids, crosses
                 (no circles or plain lines: those are a 0 and a 1)
     scribbles   one to three random smooth strokes

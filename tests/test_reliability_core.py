@@ -144,7 +144,7 @@ def test_a_nan_history_is_never_saved_even_if_marked_completed(tmp_path):
     assert store.list_models(tmp_path) == []
 
 
-# --- property tests: random canvases and uploads -------------------------------------------
+# --- property tests: random pad drawings and uploads ----------------------------------------
 
 def _check_digit(x: np.ndarray) -> None:
     assert x.shape == (28, 28) and x.dtype == np.float32

@@ -204,7 +204,7 @@ def test_copy_gives_up_after_a_few_names_and_says_why(tmp_path, monkeypatch):
     assert "m-v1" in message and f"m-v{store.COPY_TRIES}" in message and "Try again" in message
     assert str(tmp_path) not in message
     assert list((tmp_path / "dst").iterdir()) == []  # every file it wrote went again
-    with pytest.raises(store.NameTaken, match="A model named mine exists already"):
+    with pytest.raises(store.NameTaken, match="A model named mine already exists"):
         store.copy(tmp_path / "src", "m", tmp_path / "dst", name="mine")
 
 

@@ -11,7 +11,8 @@ Three ideas, one module each:
 
 Callers use the package: `from ae_core import store; store.save(...)`.
 """
-from .catalogue import COPY_TRIES, NEW_NAME_RE, check_new_name, copy, list_models, next_version_name, remove, rename
+from .catalogue import (COPY_TRIES, NEW_NAME_RE, check_new_name, copy, list_models, next_version_name, remove,
+                        rename)
 from .files import NameTaken, atomic_write, sha256
 from .model_format import (EXPORT_HINT, FORMAT, MODEL_FILE_RE, NAME_RE, PARTS, STALE_SECONDS, ModelFileError, StoredModel,
                      check_name, export_onnx, load, load_onnx, model_files, read_manifest, remove_stale, save)

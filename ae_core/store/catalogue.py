@@ -82,7 +82,7 @@ def copy(src_folder: Path | str, src_name: str, folder: Path | str, *, name: str
             return _copy_as(folder, new, manifest, onnx, sources)
         except NameTaken:
             if name is not None:
-                raise NameTaken(f"A model named {name} exists already") from None
+                raise NameTaken(f"A model named {name} already exists") from None
             n = int(new.rsplit("-v", 1)[1]) + 1
     raise NameTaken(f"Could not save a new version of {base}: {len(tried)} version names "
                     f"({tried[0]} to {tried[-1]}) were taken while trying, so another process may be "
