@@ -29,7 +29,7 @@ import numpy as np
 from ..config import TrainConfig
 from ..models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
 from ..presets import PRESETS
-from .files import TEMP_SUFFIXES, NameTaken, atomic_write, fsync_dir, sha256
+from .files import TEMP_SUFFIXES, NameTaken, atomic_write, sha256
 
 FORMAT = 1
 STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
