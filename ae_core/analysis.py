@@ -6,20 +6,20 @@ Images are float32 in [0, 1]: one image is (28, 28) or (28, 28, 1), a batch (N, 
 (N, 7, 7, 32) for the tutorial's conv code; statistics, samples and maps use the flattened code.
 Inputs and outputs are numpy arrays or small frozen dataclasses, so a UI can cache the results
 (`st.cache_data`, with the model passed as an `_underscore` argument) and call the rest per
-interaction: a forward pass of one image costs about a millisecond with Keras' `predict_on_batch`,
-less with the NumPy runner (`ae_core.runner`, the same interface).
+interaction. A model is Keras' `Autoencoder` or the ONNX Runtime one (`ae_core.onnx_models`, the
+same interface, what the app runs).
 """
 from __future__ import annotations
 
 import hashlib
 import io
-import os
 from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
 
 from . import metrics
+from .baselines import PCA
 from .checks import numeric, unit_range
 from .evaluate import EVAL_SEED, noisy_test_sets
 from .models import Autoencoder
@@ -203,27 +203,24 @@ def project_codes(codes: np.ndarray, method: str = "pca", seed: int = 0,
                   perplexity: float = 30.0) -> CodeMap:
     """A `CodeMap` of codes (N, *code_shape), `.points` (N, 2); the same codes, the same map.
 
-    "pca" takes milliseconds (each axis's sign fixed: its largest loading is positive). "tsne"
-    (scikit-learn, `seed` its random state, `perplexity` at most (N - 1) / 3) takes 15-20 s for
-    2,000 codes on one core: compute it once and cache it.
+    "pca" (`baselines.PCA`) takes milliseconds (each axis's sign fixed: its largest loading is
+    positive). "tsne" (scikit-learn, `seed` its random state, `perplexity` at most (N - 1) / 3)
+    takes seconds for 2,000 codes on one core: compute it once and cache it.
     """
     if method not in ("pca", "tsne"):
         raise ValueError(f"method must be 'pca' or 'tsne'. Received: method={method!r}")
     flat = _flat_codes(codes).astype(np.float32)
     if flat.shape[1] < 2:
         raise ValueError(f"A 2-D map needs codes of 2 or more values. Received: shape={np.shape(codes)}")
-    mean = flat.mean(axis=0)
-    _, s, vt = np.linalg.svd(flat - mean, full_matrices=False)
-    vt = vt[:2] * np.sign(vt[:2, np.argmax(np.abs(vt[:2]), axis=1)].diagonal())[:, None]
     if method == "pca":
-        share = s[:2] ** 2 / max(float((s**2).sum()), 1e-12)
-        return CodeMap("pca", ((flat - mean) @ vt.T).astype(np.float32), flat, mean, vt,
-                       (float(share[0]), float(share[1])))
+        pca = PCA(flat, 2)
+        return CodeMap("pca", pca.encode(flat).astype(np.float32), flat, pca.mean.astype(np.float32),
+                       pca.components.astype(np.float32), (float(pca.explained[0]), float(pca.explained[1])))
     try:  # imported here, not at the top: the page never pays for it until a t-SNE map is asked for
         from sklearn.manifold import TSNE
         from threadpoolctl import threadpool_limits
     except ImportError:
-        raise ImportError("t-SNE needs scikit-learn: `pip install scikit-learn`. PCA needs nothing.") from None
+        raise ImportError("The code map needs scikit-learn: `pip install scikit-learn`.") from None
 
     tsne = TSNE(n_components=2, perplexity=min(perplexity, (len(flat) - 1) / 3), init="pca",
                 random_state=seed, n_jobs=1)
@@ -237,10 +234,15 @@ def cached_map(codes: np.ndarray, path, method: str = "tsne", seed: int = 0) -> 
     it holds the map of these very codes.
 
     Name `path` after the model's hash (a retrained model gets a new file); the file also holds
-    a digest of the codes and is recomputed when they differ. A folder that cannot be written
-    (a read-only deployment) only costs the recomputation next time.
+    a digest of the codes and is recomputed when they differ. A file that cannot be read
+    (truncated, not an .npz) is computed again and replaced; the write is atomic
+    (`store.atomic_write`), so a failed or killed one leaves no half file. A folder that cannot
+    be written (a read-only deployment) only costs the recomputation next time.
     """
+    import zipfile
     from pathlib import Path
+
+    from .store import atomic_write
 
     path = Path(path)
     flat = _flat_codes(codes).astype(np.float32)
@@ -249,13 +251,16 @@ def cached_map(codes: np.ndarray, path, method: str = "tsne", seed: int = 0) -> 
         with np.load(path, allow_pickle=False) as f:
             if str(f["digest"]) == digest:
                 return CodeMap(method, f["points"].astype(np.float32), flat)
-    except (OSError, KeyError, ValueError, EOFError):
-        pass
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
+        pass  # absent, or unreadable: computed again below
     cmap = project_codes(flat, method, seed)
+
+    def write(tmp) -> None:
+        with open(tmp, "wb") as f:  # a file object: np.savez would add ".npz" to a name
+            np.savez(f, points=cmap.points, digest=np.array(digest))
+
     try:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
-        np.savez(tmp, points=cmap.points, digest=np.array(digest))
-        os.replace(tmp, path)
+        atomic_write(path, write)
     except OSError:
         pass
     return cmap

@@ -9,6 +9,9 @@
 It is pure (nothing but `seed` decides the result) and works on NumPy arrays, so training
 calls it per batch (`training`, on the share `TrainConfig.augment` of the digits) and tests
 call it directly.
+
+`pad_redraw` redraws any ink through the pad's own code (`preprocess.from_strokes`): the data
+sets of pad-style digits and non-digits are built with it (scripts/build_nondigit_set.py).
 """
 from __future__ import annotations
 
@@ -32,15 +35,68 @@ _CENTRE = np.array([13.5, 13.5])
 _DISK = ndimage.generate_binary_structure(2, 1)
 
 
-def pen_redraw(image: np.ndarray, radius: float) -> np.ndarray:
-    """The digit's skeleton drawn with a round pen of `radius` pixels (anti-aliased edge)."""
+def skeleton(ink: np.ndarray, level: float = INK_LEVEL) -> np.ndarray:
+    """The one-pixel-wide skeleton (bool, the shape of `ink`) of the pixels above `level`."""
     from skimage.morphology import skeletonize
 
-    skeleton = skeletonize(image > INK_LEVEL)
-    if not skeleton.any():
+    return skeletonize(np.asarray(ink) > level)
+
+
+def pen_redraw(image: np.ndarray, radius: float) -> np.ndarray:
+    """The digit's skeleton drawn with a round pen of `radius` pixels (anti-aliased edge), at
+    28x28: the fast form for training. `pad_redraw` draws through the pad's own code."""
+    bone = skeleton(image)
+    if not bone.any():
         return image
-    distance = ndimage.distance_transform_edt(~skeleton)
+    distance = ndimage.distance_transform_edt(~bone)
     return np.clip(radius + 0.5 - distance, 0.0, 1.0).astype(np.float32)
+
+
+def skeleton_chains(bone: np.ndarray) -> list[list[tuple[int, int]]]:
+    """A one-pixel skeleton as polylines of (x, y) pixels: 8-connected pixels walked from the
+    ends first, every link once (a closed loop starts anywhere on it). An isolated pixel is a
+    speck of the scan, not a stroke: it is left out."""
+    pixels = {(int(r), int(c)) for r, c in zip(*np.nonzero(bone))}
+    near = {p: [(p[0] + dr, p[1] + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
+                if (dr or dc) and (p[0] + dr, p[1] + dc) in pixels] for p in pixels}
+    seen: set[frozenset] = set()
+    chains = []
+    for start in sorted(pixels, key=lambda p: (len(near[p]) != 1, p)):  # endpoints first
+        for nxt in near[start]:
+            if frozenset((start, nxt)) in seen:
+                continue
+            chain, here = [start], start
+            while nxt is not None:
+                seen.add(frozenset((here, nxt)))
+                chain.append(nxt)
+                here = nxt
+                nxt = next((q for q in near[here] if frozenset((here, q)) not in seen), None)
+            chains.append([(c, r) for r, c in chain])
+    return chains
+
+
+def pad_redraw(ink: np.ndarray, rng: np.random.Generator, pad_px: tuple[float, float] = (240.0, 420.0),
+               margin: tuple[float, float] = (0.1, 0.25), level: float = 0.5) -> np.ndarray | None:
+    """Ink (H, W) in [0, 1] redrawn as someone would draw it on the Lab's pad: its skeleton as
+    strokes on a pad of a random displayed side in `pad_px` (CSS pixels), leaving a random share
+    `margin` of the pad free on each side, then `preprocess.from_strokes` (the pad's pen and
+    fitting). Returns (28, 28) float32, or None when too little is left to draw."""
+    from . import preprocess
+
+    bone = skeleton(ink, level)
+    if bone.sum() < 2:
+        return None
+    pad = float(rng.uniform(*pad_px))
+    rows, cols = np.nonzero(bone)
+    side = max(int(np.ptp(rows)), int(np.ptp(cols)), 1)
+    free = rng.uniform(*margin)
+    scale = pad * (1 - 2 * free) / side
+    strokes = [[(free * pad + (x - cols.min()) * scale, free * pad + (y - rows.min()) * scale) for x, y in chain]
+               for chain in skeleton_chains(bone)]
+    try:
+        return preprocess.from_strokes(strokes, pad)
+    except preprocess.EmptyImageError:
+        return None
 
 
 def thickness(image: np.ndarray, amount: float) -> np.ndarray:

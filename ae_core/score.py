@@ -7,7 +7,7 @@ per image, higher for stranger inputs:
 
     bce          per-pixel BCE of the image against its reconstruction
     mahalanobis  squared Mahalanobis distance of the code from the training digits' codes
-                 (their mean and covariance)
+                 (their mean and Ledoit-Wolf shrunk covariance)
     class        the same from the nearest class: the smallest squared Mahalanobis distance
                  to one digit class's codes (each class its own mean and covariance)
     elbo         a VAE's negative ELBO with the mean code: 784 * BCE + KL(q(z|x) || N(0, I))
@@ -67,10 +67,14 @@ class CodeGauss:
 
     @classmethod
     def fit(cls, codes: np.ndarray) -> "CodeGauss":
+        """Mean and Ledoit-Wolf shrunk covariance: a code value that is dead (constant) in a
+        class gets a share of the average variance, instead of a near-zero one whose inverse
+        would let that value alone decide the distance."""
+        from sklearn.covariance import LedoitWolf
+
         codes = np.asarray(codes, np.float64).reshape(len(codes), -1)
-        cov = np.cov(codes, rowvar=False).reshape(codes.shape[1], codes.shape[1])
-        cov += 1e-6 * max(float(np.trace(cov)) / len(cov), 1e-12) * np.eye(len(cov))  # a dead code value
-        return cls(codes.mean(axis=0), np.linalg.inv(cov))
+        lw = LedoitWolf().fit(codes)
+        return cls(lw.location_, lw.precision_)
 
     def distance2(self, codes: np.ndarray) -> np.ndarray:
         d = np.asarray(codes, np.float64).reshape(len(codes), -1) - self.mean

@@ -1,9 +1,10 @@
-"""The reliability campaign of issue 5, written to benchmarks/reliability.md:
+"""The reliability campaign, written to benchmarks/reliability.md:
 
-1. bad input: odd canvases and uploads through ae_core.preprocess, bad arrays through every
-   ae_core entry point, and the app's own tests of them (AppTest);
-2. faults: SIGKILL at each step of a save, at random moments while saving and during training
-   (real processes), full or read-only disk on save, model files broken while the app runs;
+1. bad input: odd uploads through ae_core.preprocess, bad arrays through every ae_core entry
+   point, and the app's own tests of them (AppTest);
+2. faults: SIGKILL at each step of a save and of an ONNX export, at random moments while saving,
+   and while training then saving (real processes; tests/kill_support.py), full or read-only
+   disk on save, model files broken while the app runs;
 3. load: 10 browser sessions drawing and moving the slider while another session trains.
 
     python benchmarks/reliability.py                    # everything (about 6-8 minutes on 2 cores)
@@ -37,8 +38,7 @@ def bad_inputs() -> list[str]:
     import numpy as np
 
     from ae_core import preprocess
-    from tests.reliability_support import CANVASES, canvas_png, uploads
-    from tests.test_reliability_core import BAD_ARRAYS, ENTRY_POINTS
+    from tests.reliability_support import BAD_ARRAYS, ENTRY_POINTS, uploads
 
     def outcome(fn, *args):
         try:
@@ -49,16 +49,9 @@ def bad_inputs() -> list[str]:
         except ValueError as exc:
             return f"ValueError: {str(exc)[:110]}"
 
-    from PIL import Image
-    import io
-
-    lines = ["## 1. Bad input", "", "### Canvas drawings (`preprocess.from_canvas`; the app shows a hint and "
-             "keeps the example digit when there is too little ink)", "", "| canvas | outcome |", "|---|---|"]
-    for kind in CANVASES:
-        rgba = np.asarray(Image.open(io.BytesIO(canvas_png(kind))))
-        lines.append(f"| {kind} | {outcome(preprocess.from_canvas, rgba)} |")
-    lines += ["", "### Uploads (`preprocess.from_image_bytes`; the app names the file in the message)", "",
-              "| upload | bytes | expected | outcome |", "|---|---|---|---|"]
+    lines = ["## 1. Bad input", "",
+             "### Uploads (`preprocess.from_image_bytes`; the app names the file in the message)", "",
+             "| upload | bytes | expected | outcome |", "|---|---|---|---|"]
     for case, (_, data, expected) in uploads().items():
         got = outcome(preprocess.from_image_bytes, data)
         ok = got.startswith(expected) or (expected == "digit" and got.startswith("a 28x28"))
@@ -83,48 +76,40 @@ def bad_inputs() -> list[str]:
 
 
 def kill_campaign(random_kills: int) -> list[str]:
-    from tests.reliability_support import HOOK_POINTS, Zygote, check_store, kill_during_training, make_store
+    from tests.kill_support import EXPORT_STEPS, STEPS, check_store, expected, make_store, restore, trial
 
-    lines = ["## 2. Faults", "", "### SIGKILL of a real process while it saves or trains", "",
-             "A models folder holds `dense_seed` (a copy of the shipped one) and `other`. A process "
-             "saving over `dense_seed` is killed with SIGKILL; then `other` must be byte-identical, "
-             "`dense_seed` must load (checksum, spec, code shape) and be either byte-identical to "
-             "before or a complete new save, and `list_models` must list exactly the two names.", "",
-             "| kill point | signal | folder after the kill |", "|---|---|---|"]
+    lines = ["## 2. Faults", "", "### SIGKILL of a real process while it saves, exports or trains", "",
+             "A models folder holds `dense_seed` (a copy of the shipped one) and `other`. A process writing "
+             "over `dense_seed` logs each step it reaches and is killed with SIGKILL: by itself at a step, or "
+             "from outside a random delay after the log shows a step. Then `other` must be byte-identical, "
+             "`dense_seed` must load (checksums, spec, code shape; Keras and ONNX) and be byte-identical to "
+             "before or a complete new save, as the steps reached say, and `list_models` must list exactly "
+             "the two names.", "",
+             "| kill | signal | steps reached | folder after the kill |", "|---|---|---|---|"]
     survived = total = 0
+    rng = random.Random(1)
+    trials = ([("save", {"point": p}) for p in STEPS] + [("export", {"point": p}) for p in EXPORT_STEPS]
+              + [("save", {"wait_for": rng.choice(STEPS), "delay": round(rng.uniform(0.0, 0.3), 3)})
+                 for _ in range(random_kills)]
+              + [("train", {"point": p}) for p in ("epoch-1", "model-rename", "manifest-rename")])
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "models"
         original = make_store(folder)
-        z = Zygote(folder)
-        try:
-            rng = random.Random(1)
-            trials = [("hook", p) for p in HOOK_POINTS] + [("random", f"{rng.uniform(0.05, 1.0):.3f}")
-                                                           for _ in range(random_kills)]
-            for cmd, arg in trials:
-                result = z.trial(cmd, arg)
-                total += 1
-                try:
-                    state = check_store(folder, original)
-                    survived += result["signal"] == 9
-                except AssertionError as exc:
-                    state = f"❌ {exc}"
-                label = f"at step `{arg}` of store.save" if cmd == "hook" else f"{arg} s into a loop of saves"
-                lines.append(f"| {label} | {result['signal']} | {state} |")
-                for name, data in original.items():  # back to the original for the next trial
-                    (folder / name).write_bytes(data)
-        finally:
-            z.close()
-        for delay in (0.5, 2.0):
-            train_folder = Path(tmp) / f"train-{delay}"
-            original = make_store(train_folder)
-            result = kill_during_training(train_folder, delay)
+        for job, how in trials:
+            result = trial(folder, job, **how)
             total += 1
             try:
-                state = check_store(train_folder, original)
-                survived += result["signal"] == 9 and state == "unchanged"
+                state = check_store(folder, original)
+                ok = result["signal"] == 9 and state in expected(result["steps"])
+                survived += ok
+                state = state if ok else f"❌ {state}, expected {' or '.join(sorted(expected(result['steps'])))}"
             except AssertionError as exc:
                 state = f"❌ {exc}"
-            lines.append(f"| {delay} s into training (fresh process) | {result['signal']} | {state} |")
+            label = (f"{job}: at step `{how['point']}`" if "point" in how else
+                     f"{job} in a loop: {how['delay']} s after step `{how['wait_for']}`")
+            reached = " → ".join(dict.fromkeys(result["steps"]))
+            lines.append(f"| {label} | {result['signal']} | {reached} | {state} |")
+            restore(folder, original)
     lines += ["", f"Survived: {survived} of {total} kills.", ""]
     return lines
 
@@ -236,7 +221,7 @@ def main() -> None:
     args = ap.parse_args()
 
     started = time.perf_counter()
-    lines = ["# Reliability: bad input, faults, many users (issue 5)", "",
+    lines = ["# Reliability: bad input, faults, many users", "",
              f"Written by `python benchmarks/reliability.py` on {dt.date.today()}; Python "
              f"{platform.python_version()}, {os.cpu_count()} CPU cores shared with other work "
              f"(load average at start {_load()}).", ""]

@@ -7,8 +7,8 @@ pixels, a round pen, then the MNIST-style fitting), so the check is measured on 
 draw, not on typeset glyphs:
 
     letters     A-Z and a-z from the installed DejaVu and Liberation fonts (regular, bold,
-                italic), skeletonised and redrawn with the pad's pen; the letters that look
-                like digits (LOOK_LIKE_DIGITS) are left out
+                italic), skeletonised and redrawn with the pad's pen (`augment.pad_redraw`);
+                the letters that look like digits (LOOK_LIKE_DIGITS) are left out
     shapes      squares, triangles, stars, hearts, arrows, spirals, zigzags, grids, crosses
                 (no circles or plain lines: those are a 0 and a 1)
     scribbles   one to three random smooth strokes
@@ -32,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 from PIL import Image, ImageDraw, ImageFont  # noqa: E402
-from skimage.morphology import skeletonize  # noqa: E402
 
 from ae_core import preprocess  # noqa: E402
+from ae_core.augment import pad_redraw  # noqa: E402
 from ae_core.data import load_bundled  # noqa: E402
 
 OUT = ROOT / "ae_core" / "data" / "nondigit_set.npz"
@@ -51,46 +51,6 @@ N_DIGITS = 1000  # canvas-style validation and test digits (evenly spread over c
 N_TRAIN_DIGITS = 2000
 
 
-def _chains(skeleton: np.ndarray) -> list[list[tuple[int, int]]]:
-    """A one-pixel skeleton as polylines of (x, y): walk 8-connected pixels, ends first."""
-    pixels = {(int(r), int(c)) for r, c in zip(*np.nonzero(skeleton))}
-    near = {p: [(p[0] + dr, p[1] + dc) for dr in (-1, 0, 1) for dc in (-1, 0, 1)
-                if (dr or dc) and (p[0] + dr, p[1] + dc) in pixels] for p in pixels}
-    seen: set[frozenset] = set()
-    chains = []
-    for start in sorted(pixels, key=lambda p: (len(near[p]) != 1, p)):  # endpoints first
-        for nxt in near[start]:
-            if frozenset((start, nxt)) in seen:
-                continue
-            chain, here = [start], start
-            while nxt is not None:
-                seen.add(frozenset((here, nxt)))
-                chain.append(nxt)
-                here = nxt
-                nxt = next((q for q in near[here] if frozenset((here, q)) not in seen), None)
-            chains.append([(c, r) for r, c in chain])
-    return chains
-
-
-def redraw(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """Ink (H, W) in [0, 1] -> its skeleton drawn with the pad's pen on a pad of random size,
-    (28, 28) float32; None if nothing is left."""
-    skeleton = skeletonize(ink > 0.5)
-    if skeleton.sum() < 2:
-        return None
-    pad = float(rng.uniform(240, 420))  # the pad's displayed side, in CSS pixels
-    rows, cols = np.nonzero(skeleton)
-    side = max(int(np.ptp(rows)), int(np.ptp(cols)), 1)
-    margin = rng.uniform(0.1, 0.25)  # how much of the pad the writer leaves around the glyph
-    scale = pad * (1 - 2 * margin) / side
-    strokes = [[(margin * pad + (x - cols.min()) * scale, margin * pad + (y - rows.min()) * scale)
-                for x, y in chain] for chain in _chains(skeleton)]
-    try:
-        return preprocess.from_strokes(strokes, pad)
-    except preprocess.EmptyImageError:
-        return None
-
-
 def letters(rng: np.random.Generator) -> tuple[np.ndarray, list[str], list[str]]:
     images, chars, fonts = [], [], []
     for name in FONTS:
@@ -102,7 +62,7 @@ def letters(rng: np.random.Generator) -> tuple[np.ndarray, list[str], list[str]]
         for ch in LETTERS:
             img = Image.new("L", (2 * GLYPH, 2 * GLYPH), 0)
             ImageDraw.Draw(img).text((GLYPH // 2, GLYPH // 4), ch, fill=255, font=font)
-            out = redraw(np.asarray(img, np.float32) / 255.0, rng)
+            out = pad_redraw(np.asarray(img, np.float32) / 255.0, rng)
             if out is not None:
                 images.append(out)
                 chars.append(ch)
@@ -204,7 +164,7 @@ def canvas_digits(x: np.ndarray, rng: np.random.Generator, n: int = N_DIGITS) ->
     out, kept = [], []
     for i in idx:
         big = np.asarray(Image.fromarray(np.uint8(x[i] * 255)).resize((112, 112), Image.BILINEAR), np.float32) / 255
-        img = redraw(big, rng)
+        img = pad_redraw(big, rng)
         if img is not None:
             out.append(img)
             kept.append(i)
@@ -215,7 +175,12 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.round(np.clip(x, 0, 1) * 255).astype(np.uint8)
 
 
-def main() -> int:
+def main(argv=None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    out = parser.parse_args(argv).out
     data = load_bundled()
     letter_x, chars, fonts = letters(np.random.default_rng(1))
     shape_x, kinds = shapes(np.random.default_rng(2))
@@ -223,15 +188,15 @@ def main() -> int:
     val_x, val_i = canvas_digits(data.x_val, np.random.default_rng(4))
     test_x, test_i = canvas_digits(data.x_test, np.random.default_rng(5))
     train_x, train_i = canvas_digits(data.x_train, np.random.default_rng(6), N_TRAIN_DIGITS)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(OUT, letters=_u8(letter_x), letter_chars=np.array(chars), letter_fonts=np.array(fonts),
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(out, letters=_u8(letter_x), letter_chars=np.array(chars), letter_fonts=np.array(fonts),
                         shapes=_u8(shape_x), shape_kinds=np.array(kinds), scribbles=_u8(scribble_x),
                         digits_train=_u8(train_x), digits_train_labels=data.y_train[train_i],
                         digits_val=_u8(val_x), digits_val_labels=data.y_val[val_i],
                         digits_test=_u8(test_x), digits_test_labels=data.y_test[test_i])
-    print(f"Wrote {OUT}: {len(letter_x)} letters from {len(set(fonts))} fonts, {len(shape_x)} shapes, "
+    print(f"Wrote {out}: {len(letter_x)} letters from {len(set(fonts))} fonts, {len(shape_x)} shapes, "
           f"{len(scribble_x)} scribbles, {len(train_x)} training, {len(val_x)} validation and {len(test_x)} test digits "
-          f"({OUT.stat().st_size // 1024} KB).")
+          f"({out.stat().st_size // 1024} KB).")
     return 0
 
 

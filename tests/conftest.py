@@ -10,30 +10,25 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _shipped_models_usable() -> bool:
-    """pretrained/ holds every preset with its ONNX files (as in CI)."""
-    import json
+def pytest_sessionstart(session):
+    from tests.helpers import PRETRAINED_AT_START, pretrained_hashes
 
-    from ae_core.presets import PRESETS
-
-    for name in PRESETS:
-        try:
-            manifest = json.loads((ROOT / "pretrained" / f"{name}.json").read_text())
-        except (OSError, ValueError):
-            return False
-        if not isinstance(manifest.get("onnx"), dict):
-            return False
-    return True
+    PRETRAINED_AT_START.update(pretrained_hashes())
 
 
 @pytest.fixture(scope="session")
 def pretrained_dir(tmp_path_factory) -> Path:
-    """pretrained/ when it is complete; otherwise untrained stand-ins saved the same way, so the
-    tests also run while the real models are being trained."""
+    """pretrained/ when it is complete. Otherwise untrained stand-ins saved the same way, so the
+    tests also run while the real models are being trained; but in CI (or with
+    AE_REQUIRE_BROWSER=1) a missing shipped model fails, naming it."""
     from tests.app_support import untrained_models
+    from tests.helpers import missing_shipped_message, missing_shipped_models, shipped_models_required
 
-    if _shipped_models_usable():
+    missing = missing_shipped_models()
+    if not missing:
         return ROOT / "pretrained"
+    if shipped_models_required():
+        pytest.fail(missing_shipped_message(missing))
     return untrained_models(tmp_path_factory.mktemp("pretrained"))
 
 

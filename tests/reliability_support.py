@@ -1,238 +1,45 @@
-"""Shared by the reliability tests and benchmarks/reliability.py: the kill campaign, bad inputs.
-
-Kill campaign. A models folder holds `dense_seed` (a copy of the shipped one, or an untrained
-stand-in) and `other`. For each trial a real Python process imports Keras, builds a few models
-with different weights and saves over `dense_seed` (the .keras file, its ONNX halves, the
-manifest); it is killed with SIGKILL, either by itself at an exact step of `store.save` (before
-or after each rename and fsync) or from outside after a random delay while it saves in a loop. A separate,
-fresh process is killed at a random moment while it trains. After every kill the folder is checked:
-`other` is byte-identical; `dense_seed` loads, and is either byte-identical to before (manifest and
-model file) or a complete new save; `list_models` lists exactly the two names.
+"""Shared by the reliability tests and benchmarks: bad uploads and arrays, the load campaign,
+a spy on file writes. (The kill campaign is tests/kill_support.py.)
 """
 from __future__ import annotations
 
 import io
-import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
-ROOT = Path(__file__).resolve().parents[1]
-PY = sys.executable
-HOOK_POINTS = (
-    "keras-write",  # inside Keras' write of the staged model (its first zip entry)
-    "model-fsync",  # the staged model written, before fsync
-    "model-rename",  # before the model file is renamed to NAME-<hash>.keras
-    "onnx-fsync",  # the model in place, the staged encoder .onnx written, before fsync
-    "onnx-rename",  # before the decoder's .onnx file is renamed into place
-    "manifest-fsync",  # every model file in place, the manifest's temp file written, before fsync
-    "manifest-rename",  # before the manifest replace (the commit point)
-    "after-commit",  # after the manifest replace, before the old model files are removed
-)
-
-SAVER = r'''
-import json, os, random, signal, sys, time, zipfile
-sys.path.insert(0, sys.argv[1])
-folder, cmd, point = sys.argv[2], sys.argv[3], sys.argv[4]
-from ae_core import models, store
-import keras
-spec = models.DenseSpec()
-pool = []
-for i in range(4):
-    keras.utils.set_random_seed(1000 + i)
-    pool.append(models.build(spec))
-
-def die():
-    os.kill(os.getpid(), signal.SIGKILL)
-
-def hook(point):
-    """SIGKILL this process at `point` of store.save (steps told apart by the file names)."""
-    real_replace, real_fsync, real_write = os.replace, os.fsync, zipfile.ZipFile.writestr
-    def replace(src, dst):
-        name = os.path.basename(str(dst))
-        final_model = name.endswith(".keras") and not name.startswith(".")  # not Keras' own staging
-        if (point == "model-rename" and final_model) or (point == "onnx-rename" and name.endswith(".decoder.onnx")) \
-                or (point == "manifest-rename" and name.endswith(".json")):
-            die()
-        real_replace(src, dst)
-        if point == "after-commit" and name.endswith(".json"):
-            die()
-    def fsync(fd):
-        name = os.path.basename(os.readlink(f"/proc/self/fd/{fd}"))
-        if (point == "model-fsync" and name.endswith(".keras")) or (point == "onnx-fsync" and ".encoder.onnx." in name) \
-                or (point == "manifest-fsync" and ".json." in name):
-            die()
-        real_fsync(fd)
-    def writestr(self, *a, **k):
-        real_write(self, *a, **k)
-        if point == "keras-write":
-            die()
-    os.replace, os.fsync, zipfile.ZipFile.writestr = replace, fsync, writestr
-
-print("SAVING", flush=True)
-if cmd == "hook":
-    hook(point)
-    store.save(pool[0], spec, folder, "dense_seed")
-    sys.exit(0)  # the hook was never reached
-i = 0
-while True:  # "random": save until killed from outside
-    store.save(pool[i % len(pool)], spec, folder, "dense_seed")
-    i += 1
-'''
-
-TRAINER = r'''
-import sys
-sys.path.insert(0, sys.argv[1])
-import keras
-from ae_core import models, store, training
-from tests.helpers import tiny
-
-class Tell(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        print("TRAINING", flush=True)
-
-config = training.TrainConfig(epochs=200, batch_size=32)
-r = training.train(models.DenseSpec(), config, tiny(2048, 256), callbacks=[Tell()])
-store.save(r.model, models.DenseSpec(), sys.argv[2], "dense_seed", train_config=config)
-print("SAVED", flush=True)
-'''
+from ae_core import analysis, metrics, noise, preprocess
 
 
-def make_store(folder: Path) -> dict[str, bytes]:
-    """`dense_seed` (the shipped one if present) and `other` in `folder`; returns their bytes."""
-    from ae_core import models, store
+# --- bad arrays reaching ae_core directly (the test's cases, and the benchmark's table) -------
 
-    folder.mkdir(parents=True, exist_ok=True)
-    shipped = ROOT / "pretrained" / "dense_seed.json"
-    if shipped.is_file():
-        manifest = json.loads(shipped.read_text())
-        shutil.copy2(shipped, folder / "dense_seed.json")  # a copy: pretrained/ is never touched
-        for name in store.model_files(manifest):  # the .keras file and its ONNX halves
-            shutil.copy2(shipped.parent / name, folder / name)
-    else:
-        store.save(models.build(models.DenseSpec()), models.DenseSpec(), folder, "dense_seed")
-    store.save(models.build(models.DenseSpec(code_size=8)), models.DenseSpec(code_size=8), folder, "other")
-    return snapshot(folder)
+BAD_ARRAYS = {
+    "wrong shape": (np.zeros((2, 27, 28), np.float32), r"shape"),
+    "strings": (np.full((28, 28), "a"), r"Received: dtype=<U1"),
+    "objects": (np.array([None] * 784, dtype=object).reshape(28, 28), r"Received: dtype=object"),
+    "complex": (np.zeros((28, 28), np.complex64), r"Received: dtype=complex64"),
+    "NaN": (np.full((28, 28), np.nan, np.float32), r"Received: 784 NaN or inf"),
+    "inf": (np.where(np.eye(28) > 0, np.inf, 0.0), r"Received: 28 NaN or inf"),
+    "0-255 pixels": (np.full((28, 28), 255.0), r"divide by 255\)\. Received: values from 255 to 255"),
+    "negative": (np.full((28, 28), -0.5), r"Received: values from -0.5 to -0.5"),
+    "ragged list": ([[0.0] * 28] * 27 + [[0.0] * 3], r"must be a numeric array\. Received: list"),
+}
 
-
-def snapshot(folder: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if not p.name.startswith(".")}
-
-
-def check_store(folder: Path, original: dict[str, bytes]) -> str:
-    """Raise AssertionError unless the folder survived; returns 'unchanged' or 'new save'."""
-    from ae_core import store
-
-    assert store.list_models(folder) == ["dense_seed", "other"], store.list_models(folder)
-    now = snapshot(folder)
-    assert now["other.json"] == original["other.json"]
-    for name in store.model_files(json.loads(original["other.json"])):
-        assert now[name] == original[name], name
-    for name in ("other", "dense_seed"):  # checksums, spec and code shape; Keras and ONNX (the page)
-        store.load(folder, name)
-        store.load_onnx(folder, name)
-    if now["dense_seed.json"] == original["dense_seed.json"]:
-        for name in store.model_files(json.loads(original["dense_seed.json"])):
-            assert now[name] == original[name], f"the old {name} changed"
-        return "unchanged"
-    assert store.model_files(json.loads(now["dense_seed.json"])) <= set(now)
-    return "new save"
-
-
-class Zygote:
-    """Runs kill trials, each in a fresh Keras process. (It once forked them from one process
-    that imported Keras once; TensorFlow's ONNX export deadlocks in a forked child.)"""
-
-    def __init__(self, folder: Path, n_models: int = 4):
-        self.folder = folder
-        del n_models  # each trial builds its own four models
-
-    def trial(self, cmd: str, arg: str, timeout: float = 180.0) -> dict:
-        """`hook POINT`: the process kills itself at that step of a save; `random SECONDS`: it
-        saves in a loop and is killed that long after its first save began."""
-        started = time.perf_counter()
-        proc = subprocess.Popen([PY, "-c", SAVER, str(ROOT), str(self.folder), cmd, arg], stdout=subprocess.PIPE,
-                                text=True, cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-        try:
-            line = proc.stdout.readline()
-            if line.strip() != "SAVING":
-                raise RuntimeError(f"the kill-test process did not start: {line!r}")
-            if cmd == "random":
-                time.sleep(float(arg))
-                proc.send_signal(signal.SIGKILL)
-            proc.wait(timeout)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        sig = -proc.returncode if proc.returncode < 0 else 0
-        return {"cmd": cmd, "arg": arg, "signal": sig, "seconds": time.perf_counter() - started}
-
-    def close(self) -> None:
-        pass
-
-
-def kill_during_training(folder: Path, delay: float, timeout: float = 120.0) -> dict:
-    """Start a real training process on `folder` and SIGKILL it `delay` s after training starts."""
-    proc = subprocess.Popen([PY, "-c", TRAINER, str(ROOT), str(folder)], stdout=subprocess.PIPE, text=True,
-                            cwd=ROOT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
-    try:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line or line.strip() == "TRAINING":
-                break
-        time.sleep(delay)
-        alive = proc.poll() is None
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(30)
-        return {"cmd": "train", "arg": f"{delay:.2f}", "signal": -proc.returncode if alive else 0}
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+ENTRY_POINTS = {
+    "noise.add_noise": lambda x: noise.add_noise(x, 0.5, 0),
+    "noise.mask": lambda x: noise.add_noise(x, 0.5, 0, kind="mask"),
+    "metrics.bce(clean)": lambda x: metrics.bce(x, np.zeros((1, 28, 28), np.float32)),
+    "metrics.ssim(recon)": lambda x: metrics.ssim(np.zeros((28, 28)), x),
+    "metrics.all_metrics": lambda x: metrics.all_metrics(x, x),
+    "analysis.as_images": analysis.as_images,
+    "analysis.to_png_bytes": analysis.to_png_bytes,
+    "preprocess.mnistify": preprocess.mnistify,
+}
 
 
 # --- bad inputs for the app ----------------------------------------------------------------
-
-def canvas_png(kind: str, size: int = 280, seed: int = 0) -> bytes:
-    """A canvas drawing (white on black RGBA PNG, as the component sends it) of an odd kind."""
-    img = Image.new("RGBA", (size, size), (0, 0, 0, 255))
-    d = ImageDraw.Draw(img)
-    white = (255, 255, 255, 255)
-    if kind == "single dot":
-        d.ellipse((139, 139, 141, 141), fill=white)
-    elif kind == "all filled":
-        d.rectangle((0, 0, size, size), fill=white)
-    elif kind == "strokes on the border":
-        d.rectangle((0, 0, size - 1, size - 1), outline=white, width=22)
-    elif kind == "tiny digit in a corner":
-        d.line([(6, 6), (40, 6), (18, 50)], fill=white, width=12)  # 45 px: the smallest the 22 px pen allows
-    elif kind == "hundreds of strokes":
-        rng = np.random.default_rng(seed)
-        for _ in range(400):
-            pts = [tuple(int(v) for v in rng.integers(0, size, 2)) for _ in range(3)]
-            d.line(pts, fill=white, width=int(rng.integers(2, 30)))
-    elif kind == "transparent background":
-        img = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-        ImageDraw.Draw(img).line([(70, 60), (200, 60), (130, 230)], fill=white, width=22)
-    elif kind != "empty":
-        raise ValueError(f"Unknown canvas kind. Received: kind={kind!r}")
-    buf = io.BytesIO()
-    img.save(buf, format="PNG")
-    return buf.getvalue()
-
-
-CANVASES = ("empty", "single dot", "all filled", "strokes on the border", "tiny digit in a corner",
-            "hundreds of strokes", "transparent background")
-
 
 def _png(img: Image.Image, fmt: str = "PNG") -> bytes:
     buf = io.BytesIO()

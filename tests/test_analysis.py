@@ -244,3 +244,19 @@ def test_noise_sweep_runs_every_baseline(data):
     sweep = analysis.noise_sweep(fns, data.x_test, levels=(0.0, 0.5), subset=6)
     assert set(sweep.psnr) == set(fns) and sweep.n_images == 6
     assert all(np.all(np.isfinite(v)) for v in (*sweep.psnr.values(), *sweep.ssim.values()))
+
+
+def test_one_pca_for_the_baseline_the_ladder_and_the_code_map():
+    rng = np.random.default_rng(0)
+    x = rng.uniform(size=(200, 28, 28)).astype(np.float32)
+    full = baselines.PCA(x, 16)
+    eight = baselines.PCA(x, 8)
+    np.testing.assert_allclose(full.first(8).components, eight.components, atol=1e-10)
+    np.testing.assert_allclose(full.first(8)(x[:5]), eight(x[:5]), atol=1e-6)
+    assert full(x[:5]).shape == (5, 28, 28) and 0 <= full(x[:5]).min() and full(x[:5]).max() <= 1
+    codes = rng.normal(size=(300, 6)) * np.arange(6, 0, -1)  # the first value varies most
+    cmap = analysis.project_codes(codes, "pca")
+    pca = baselines.PCA(codes, 2)
+    np.testing.assert_allclose(cmap.points, pca.encode(codes), rtol=1e-4, atol=1e-4)
+    assert abs(cmap.components[0, 0]) > 0.9 and cmap.components[0, 0] > 0  # largest loading positive
+    assert cmap.explained[0] > cmap.explained[1] > 0

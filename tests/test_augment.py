@@ -111,3 +111,30 @@ def test_training_stream_augments_each_batch_and_validation_stays_plain():
     noisy_inputs, noisy_clean = next(iter(training.training_arrays(
         TrainConfig(epochs=1, batch_size=32, augment=1.0, noise_max=0.5), data)[0]))
     assert not np.array_equal(noisy_inputs.numpy(), noisy_clean.numpy())
+
+
+def test_skeleton_chains_walk_every_link_of_the_skeleton_once():
+    bone = np.zeros((12, 12), bool)
+    bone[2, 2:9] = True  # a bar ...
+    bone[3:9, 5] = True  # ... with a stem: a T, three ends
+    bone[10, 10] = True  # and a speck
+    chains = augment.skeleton_chains(bone)
+    links = [frozenset((a, b)) for c in chains for a, b in zip(c, c[1:])]
+    assert len(links) == len(set(links))  # no link twice
+    drawn = {p for c in chains for p in c}
+    bone[10, 10] = False
+    assert drawn == {(int(c), int(r)) for r, c in zip(*np.nonzero(bone))}  # (x, y): every pixel but the speck
+
+
+def test_pad_redraw_draws_a_digit_as_the_pad_does():
+    x = bundled().x_test[::200][:10]
+    big = np.kron(x, np.ones((4, 4), np.float32))  # 112 x 112, as the data set builder enlarges them
+    rng = np.random.default_rng(0)
+    drawn = [augment.pad_redraw(img, rng) for img in big]
+    for img, source in zip(drawn, x):
+        assert img.shape == (28, 28) and img.dtype == np.float32 and img.max() == pytest.approx(1.0)
+        # the same digit: its ink where the source's is, on the whole
+        assert np.corrcoef(img.ravel(), source.ravel())[0, 1] > 0.5
+    again = [augment.pad_redraw(img, np.random.default_rng(0)) for img in big[:1]]
+    np.testing.assert_array_equal(again[0], drawn[0])  # the generator alone decides
+    assert augment.pad_redraw(np.zeros((50, 50)), rng) is None  # nothing to draw

@@ -1,4 +1,4 @@
-"""Issue 13's computations: the VAE (KL, training, saving), the ladder, the t-SNE cache, the digit
+"""Beyond the autoencoder: the VAE (KL, training, saving), the ladder, the t-SNE cache, the digit
 score and its command line, the manifold grid and enlarged PNGs."""
 import io
 import json
@@ -121,6 +121,25 @@ def test_tsne_cache_is_reused_and_invalidated_when_the_model_changes(tmp_path, m
     path.write_bytes(b"not an npz")
     analysis.cached_map(codes_b, path)
     assert calls == [1, 1]  # a broken file is recomputed, not an error
+    path.write_bytes(path.read_bytes()[:300])  # a truncated zip: BadZipFile
+    again = analysis.cached_map(codes_b, path)
+    assert calls == [1, 1, 1] and np.array_equal(again.points, other.points)
+    analysis.cached_map(codes_b, path)
+    assert calls == [1, 1, 1]  # replaced by a whole file
+
+
+def test_a_failed_tsne_cache_write_leaves_no_file(tmp_path, monkeypatch):
+    codes = np.random.default_rng(0).normal(size=(40, 8)).astype(np.float32)
+    path = tmp_path / "model-abc.tsne.npz"
+
+    def disk_full(file, **arrays):
+        file.write(b"PK\x03\x04 half a zip")
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(np, "savez", disk_full)
+    cmap = analysis.cached_map(codes, path)
+    assert cmap.points.shape == (40, 2)  # the map itself is fine
+    assert list(tmp_path.iterdir()) == []  # no cache, and no temporary file left behind
 
 
 # --- the digit score ------------------------------------------------------------------------------
@@ -146,16 +165,34 @@ def test_the_score_ranks_scribbles_below_digits(dense, data):
     digits = np.concatenate([data.x_test[::20], canvas_digits])
     s_digit, s_scribble = scorer.scores(digits), scorer.scores(scribbles)
     assert np.median(s_scribble) < np.median(s_digit)
-    from benchmarks.anomaly import auc
+    from sklearn.metrics import roc_auc_score
 
-    assert auc(s_digit, s_scribble) > 0.8
+    assert roc_auc_score(np.r_[np.ones(len(s_digit)), np.zeros(len(s_scribble))], np.r_[s_digit, s_scribble]) > 0.8
     # Thresholds from validation digits: few of them are "not a digit", the scale centres them at 0.
     val = scorer.verdicts(scorer.scores(data.x_val))
     assert val.count("not a digit") / len(val) <= 0.02 and abs(np.median(scorer.scores(data.x_val))) < 0.2
-    judged = scorer.judge(np.concatenate([letters[:3], np.full((1, 28, 28), 0.4, np.float32)]))
-    assert [j.verdict in score.VERDICTS for j in judged] == [True] * 4
+    judged = scorer.judge(np.concatenate([letters[:3], canvas_digits[:1], np.full((1, 28, 28), 0.4, np.float32)]))
+    s = np.array([j.score for j in judged])
+    np.testing.assert_allclose(s[:4], scorer.scores(np.concatenate([letters[:3], canvas_digits[:1]])), rtol=1e-6)
+    for j in judged[:4]:  # each verdict is where its score falls among the thresholds
+        expected = ("not a digit" if j.score < scorer.not_a_digit else "unusual" if j.score < scorer.unusual
+                    else "digit")
+        assert j.verdict == expected, j
+        assert j.percentile == pytest.approx(100 * np.mean(scorer.validation < j.score), abs=1e-9)
+    assert scorer.not_a_digit < scorer.unusual < np.median(scorer.validation)
     assert judged[-1].verdict == "not a digit" and "blank" in judged[-1].sentence
-    assert all(0 <= j.percentile <= 100 for j in judged)
+
+
+def test_a_code_value_dead_in_a_class_does_not_decide_the_distance():
+    """A relu code value that is always 0 in one class's training codes: a query a hair off it
+    must not look stranger than one three standard deviations out in a live value."""
+    codes = np.random.default_rng(0).normal(size=(500, 8))
+    codes[:, 0] = 0.0
+    gauss = score.CodeGauss.fit(codes)
+    query = np.zeros((2, 8))
+    query[0, 0], query[1, 1] = 0.1, 3.0
+    hair, three_sd = gauss.distance2(query)
+    assert hair < 1.0 < 6.0 < three_sd
 
 
 def test_score_parts_need_what_they_measure(dense, data):

@@ -14,7 +14,7 @@ import pytest
 from ae_core import onnx_models, store
 from ae_core.models import Autoencoder, ConvSpec, DenseSpec, build
 from ae_core.presets import PRESETS
-from tests.helpers import bundled
+from tests.helpers import bundled, missing_shipped_message, missing_shipped_models, shipped_models_required
 
 ROOT = Path(__file__).resolve().parents[1]
 PRETRAINED = ROOT / "pretrained"
@@ -39,8 +39,11 @@ def assert_same(onnx_model, keras_model, x) -> None:
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
 def test_every_shipped_preset_matches_keras(name):
-    if not (PRETRAINED / f"{name}.json").is_file():
-        pytest.skip(f"pretrained/{name}.json is not there yet")
+    missing = [m for m in missing_shipped_models() if m.startswith(f"{name} ")]
+    if missing and shipped_models_required():
+        pytest.fail(missing_shipped_message(missing))
+    if missing:
+        pytest.skip(f"the shipped {name} is not there yet: {missing[0]}")
     keras_model = store.load(PRETRAINED, name)
     onnx_model = store.load_onnx(PRETRAINED, name)
     assert isinstance(onnx_model.model, onnx_models.OnnxAutoencoder)
@@ -107,11 +110,10 @@ def test_manifest_records_the_onnx_files_and_their_hashes(tmp_path):
     spec = DenseSpec(name="d")
     path = store.save(build(spec), spec, tmp_path, "d")
     manifest = json.loads(path.read_text())
-    stem = manifest["model_file"][: -len(".keras")]
     for part in store.PARTS:
         entry = manifest["onnx"][part]
-        assert entry["file"] == f"{stem}.{part}.onnx"
-        assert entry["sha256"] == store._sha256(tmp_path / entry["file"]) and entry["params"] > 0
+        assert entry["sha256"] == store.sha256(tmp_path / entry["file"]) and entry["params"] > 0
+        assert entry["file"] == f"d-{entry['sha256'][:12]}.{part}.onnx"  # named by its own content
     assert manifest["versions"]["tf2onnx"]
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary file left
 
@@ -127,13 +129,40 @@ def test_a_missing_or_broken_onnx_file_names_the_file_and_the_export_command(tmp
     else:
         data = onnx_path.read_bytes()
         onnx_path.write_bytes(data[: len(data) // 2] if damage == "truncated" else b"not a model")
-        manifest["onnx"]["decoder"]["sha256"] = store._sha256(onnx_path)  # consistent, still unusable
+        manifest["onnx"]["decoder"]["sha256"] = store.sha256(onnx_path)  # consistent, still unusable
         manifest_path.write_text(json.dumps(manifest))
     with pytest.raises(store.ModelFileError) as info:
         store.load_onnx(tmp_path, "d")
-    message = str(info.value)
-    assert str(onnx_path) in message and f"python -m ae_core export-onnx --models {tmp_path}" in message
+    full = info.value.full_message  # for the CLI and the log
+    assert info.value.path == str(onnx_path)
+    assert str(onnx_path) in full and f"python -m ae_core export-onnx --models {tmp_path}`" in full
+    message = str(info.value)  # for anyone: the file's name and the command, not where it lives
+    assert onnx_path.name in message and "python -m ae_core export-onnx --models" in message
+    assert str(tmp_path) not in message
     store.export_onnx(tmp_path, "d")  # the command's function repairs it
+    assert store.load_onnx(tmp_path, "d").code_shape == (32,)
+
+
+def test_export_onnx_never_touches_the_live_files_before_its_commit(tmp_path, monkeypatch):
+    """A failure at the commit (a full disk, a kill) leaves the old manifest and the very files
+    it names: the new halves go under new names."""
+    spec = DenseSpec(name="d")
+    manifest_path = store.save(build(spec), spec, tmp_path, "d")
+    live = store.model_files(json.loads(manifest_path.read_text())) | {manifest_path.name}
+    before = {f: ((tmp_path / f).read_bytes(), (tmp_path / f).stat().st_ino) for f in live}
+
+    def full_disk(*a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store.model_format, "_commit", full_disk)
+    with pytest.raises(OSError):
+        store.export_onnx(tmp_path, "d")
+    monkeypatch.undo()
+    after = {f: ((tmp_path / f).read_bytes(), (tmp_path / f).stat().st_ino) for f in live}
+    assert after == before  # same bytes, same inodes: nothing was replaced
+    assert {p.name for p in tmp_path.iterdir()} == live  # the new halves went again
+    store.load_onnx(tmp_path, "d")
+    store.export_onnx(tmp_path, "d")  # and a good export commits
     assert store.load_onnx(tmp_path, "d").code_shape == (32,)
 
 

@@ -1,5 +1,5 @@
-"""Reliability and security of `ae_core` (issue 5): bad arrays, training settings at and beyond
-their bounds, property tests over random canvases and uploads, a full or read-only disk on save,
+"""Reliability and security of `ae_core`: bad arrays, training settings at and beyond
+their bounds, property tests over random pad drawings and uploads, a full or read-only disk on save,
 safe loading, uploads kept in memory.
 
 Kill tests (a real subprocess, SIGKILL) are in test_reliability_kill.py; the app in
@@ -16,42 +16,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw
 
 from ae_core import analysis, metrics, models, noise, pipeline, preprocess, store, training
 from tests.helpers import tiny
-from tests.reliability_support import spy_on_writes
+from tests.reliability_support import BAD_ARRAYS, ENTRY_POINTS, spy_on_writes
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = np.zeros((2, 28, 28), np.float32)
 
 # --- arrays reaching ae_core directly ------------------------------------------------------
-
-BAD_ARRAYS = {
-    "wrong shape": (np.zeros((2, 27, 28), np.float32), r"shape"),
-    "strings": (np.full((28, 28), "a"), r"Received: dtype=<U1"),
-    "objects": (np.array([None] * 784, dtype=object).reshape(28, 28), r"Received: dtype=object"),
-    "complex": (np.zeros((28, 28), np.complex64), r"Received: dtype=complex64"),
-    "NaN": (np.full((28, 28), np.nan, np.float32), r"Received: 784 NaN or inf"),
-    "inf": (np.where(np.eye(28) > 0, np.inf, 0.0), r"Received: 28 NaN or inf"),
-    "0-255 pixels": (np.full((28, 28), 255.0), r"divide by 255\)\. Received: values from 255 to 255"),
-    "negative": (np.full((28, 28), -0.5), r"Received: values from -0.5 to -0.5"),
-    "ragged list": ([[0.0] * 28] * 27 + [[0.0] * 3], r"must be a numeric array\. Received: list"),
-}
-
-ENTRY_POINTS = {
-    "noise.add_noise": lambda x: noise.add_noise(x, 0.5, 0),
-    "noise.mask": lambda x: noise.add_noise(x, 0.5, 0, kind="mask"),
-    "metrics.bce(clean)": lambda x: metrics.bce(x, np.zeros((1, 28, 28), np.float32)),
-    "metrics.ssim(recon)": lambda x: metrics.ssim(np.zeros((28, 28)), x),
-    "metrics.all_metrics": lambda x: metrics.all_metrics(x, x),
-    "analysis.as_images": analysis.as_images,
-    "analysis.to_png_bytes": analysis.to_png_bytes,
-    "preprocess.mnistify": preprocess.mnistify,
-}
-
 
 @pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
 @pytest.mark.parametrize("case", sorted(BAD_ARRAYS))
@@ -75,10 +51,10 @@ def test_bad_arrays_raise_a_value_error_saying_what_was_received(entry, case):
     (lambda: noise.add_noise(GOOD, 0.5, 0, kind="speckle"), r"Received: kind='speckle'"),
     (lambda: metrics.mse(GOOD, GOOD[:1]), r"Received: clean shape=\(2, 28, 28\), recon shape=\(1, 28, 28\)"),
     (lambda: metrics.psnr(np.zeros((0, 28, 28)), np.zeros((0, 28, 28))), r"Received: clean shape=\(0, 28, 28\)"),
-    (lambda: preprocess.from_canvas(np.zeros((280, 280, 4), np.float32)), r"Received: dtype=float32"),
-    (lambda: preprocess.from_canvas(np.full((9, 9, 4), 256, np.int32)), r"Received: values from 256 to 256"),
-    (lambda: preprocess.from_canvas(np.zeros((0, 280, 4), np.uint8)), r"Received: shape=\(0, 280, 4\)"),
-    (lambda: preprocess.from_canvas(np.zeros((280, 280, 2), np.uint8)), r"Received: shape=\(280, 280, 2\)"),
+    (lambda: preprocess.from_strokes([[(1, 2)]], 0), r"Received: size=0"),
+    (lambda: preprocess.from_strokes([[(1, 2, 3)]], 280), r"Received: shape=\(1, 3\)"),
+    (lambda: preprocess.from_strokes([[(np.nan, 2)]], 280), r"NaN or infinite coordinates\. Received"),
+    (lambda: preprocess.from_strokes("1,2", 280), r"Received: str"),
     (lambda: analysis.nearest_digits(np.zeros((4, 8)), np.full(8, np.nan), k=1), r"Received: 8 NaN or inf"),
     (lambda: analysis.code_stats(np.full((4, 8), np.inf)), r"Received: 32 NaN or inf"),
 ])
@@ -168,7 +144,7 @@ def test_a_nan_history_is_never_saved_even_if_marked_completed(tmp_path):
     assert store.list_models(tmp_path) == []
 
 
-# --- property tests: random canvases and uploads -------------------------------------------
+# --- property tests: random pad drawings and uploads ----------------------------------------
 
 def _check_digit(x: np.ndarray) -> None:
     assert x.shape == (28, 28) and x.dtype == np.float32
@@ -176,35 +152,40 @@ def _check_digit(x: np.ndarray) -> None:
     assert x.max() == pytest.approx(1.0)
 
 
-strokes = st.lists(st.tuples(st.integers(-20, 300), st.integers(-20, 300), st.integers(-20, 300),
-                             st.integers(-20, 300), st.integers(1, 60), st.integers(0, 255)),
-                   min_size=0, max_size=40)
+PAD = 280  # the pad's displayed side in the tests, CSS pixels
+PEN = preprocess.PEN_FRACTION * PAD  # the pen's width on that pad
+points = st.tuples(st.floats(-40, PAD + 40), st.floats(-40, PAD + 40))
+pad_strokes = st.lists(st.lists(points, min_size=1, max_size=30), min_size=1, max_size=12)
+
+
+def _span(strokes) -> float:
+    """The drawing's extent on the pad (points off the pad count at its edge), CSS pixels."""
+    every = np.clip(np.concatenate([np.asarray(s, np.float64) for s in strokes]), 0, PAD)
+    return float((every.max(axis=0) - every.min(axis=0)).max())
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(strokes, st.sampled_from([(0, 0, 0, 255), (0, 0, 0, 0), (255, 255, 255, 0)]),
-       st.integers(1, 300), st.integers(1, 300))
-def test_any_canvas_becomes_a_digit_or_an_empty_error(lines, background, w, h):
-    img = Image.new("RGBA", (w, h), background)
-    d = ImageDraw.Draw(img)
-    for x0, y0, x1, y1, width, grey in lines:
-        d.line([(x0, y0), (x1, y1)], fill=(grey, grey, grey, 255), width=width)
-    try:
-        x = preprocess.from_canvas(np.asarray(img))
-    except preprocess.EmptyImageError:
-        return
-    _check_digit(x)
+@given(pad_strokes)
+def test_any_drawing_wider_than_a_dot_becomes_a_digit(strokes):
+    assume(_span(strokes) >= 1.1 * preprocess.MIN_SPAN_PENS * PEN)  # clearly more than a dot
+    _check_digit(preprocess.from_strokes(strokes, PAD))
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 64), st.integers(1, 64), st.sampled_from([3, 4]), st.randoms(use_true_random=False))
-def test_any_random_rgba_array_becomes_a_digit_or_an_empty_error(h, w, c, rnd):
-    a = np.frombuffer(rnd.randbytes(h * w * c), np.uint8).reshape(h, w, c)
-    try:
-        x = preprocess.from_canvas(a)
-    except preprocess.EmptyImageError:
-        return
-    _check_digit(x)
+@given(st.lists(st.lists(points, min_size=1, max_size=5), min_size=0, max_size=4), points)
+def test_nothing_or_a_dot_is_refused_as_empty(offsets, centre):
+    """Strokes all within a dot's extent of one point (or none at all) are refused, never read."""
+    radius = 0.45 * preprocess.MIN_SPAN_PENS * PEN / PAD  # the offsets, scaled into a small disc
+    strokes = [[(centre[0] + radius * (x - PAD / 2), centre[1] + radius * (y - PAD / 2)) for x, y in s]
+               for s in offsets]
+    assume(not strokes or _span(strokes) < 0.9 * preprocess.MIN_SPAN_PENS * PEN)
+    with pytest.raises(preprocess.EmptyImageError):
+        preprocess.from_strokes(strokes, PAD)
+
+
+strokes = st.lists(st.tuples(st.integers(-20, 300), st.integers(-20, 300), st.integers(-20, 300),
+                             st.integers(-20, 300), st.integers(1, 60), st.integers(0, 255)),
+                   min_size=0, max_size=40)
 
 
 MODES = ["1", "L", "LA", "P", "RGB", "RGBA", "I;16", "CMYK"]
@@ -242,7 +223,15 @@ def test_any_upload_becomes_a_digit_or_a_documented_error(mode, fmt, w, h, paper
         x = preprocess.from_image_bytes(data)
     except preprocess.ImageInputError as exc:
         assert str(exc) and "Traceback" not in str(exc)
+        if damage == "none":  # a whole image is refused only for what it shows
+            assert isinstance(exc, (preprocess.EmptyImageError, preprocess.SeveralDigitsError)), exc
+        if damage == "prefix":
+            assert isinstance(exc, preprocess.NotAnImageError), exc
+        if damage == "none" and not lines and mode != "1":  # blank paper ("1" dithers grey into dots)
+            assert isinstance(exc, preprocess.EmptyImageError), exc
         return
+    assert damage != "prefix", "text before the image's signature was read as an image"
+    assert lines or damage != "none" or mode == "1", "blank paper was read as a digit"
     _check_digit(x)
 
 
@@ -299,7 +288,7 @@ def _eacces(*_a, **_k):
 
 FAULTS = {
     # a full disk while Keras writes the model: half a file, then ENOSPC
-    "ENOSPC writing the model": ("store._write_keras", "partial", errno.ENOSPC),
+    "ENOSPC writing the model": ("store.model_format._write_keras", "partial", errno.ENOSPC),
     # a full disk while the manifest's temporary file is written
     "ENOSPC writing the manifest": ("Path.write_text", "partial", errno.ENOSPC),
     # fsync reports the lost write (as on NFS or a full thin volume)
@@ -321,11 +310,11 @@ def test_full_or_read_only_disk_on_save_loses_nothing(tmp_path, monkeypatch, fau
     target, how, code = FAULTS[fault]
     fail = _enospc if code == errno.ENOSPC else _eacces if code == errno.EACCES else (
         lambda *a, **k: (_ for _ in ()).throw(OSError(errno.EIO, "Input/output error")))
-    if target == "store._write_keras":
+    if target == "store.model_format._write_keras":
         def partial(model, tmp):
             Path(tmp).write_bytes(b"PK\x03\x04" + bytes(4096))  # some bytes landed, then the disk filled
             fail()
-        monkeypatch.setattr(store, "_write_keras", partial)
+        monkeypatch.setattr(store.model_format, "_write_keras", partial)
     elif target == "Path.write_text":
         real = Path.write_text
 
@@ -395,7 +384,7 @@ def test_a_model_with_code_in_it_is_refused_by_safe_mode(tmp_path):
     path = tmp_path / manifest["model_file"]
     path.unlink()
     evil.save(path)
-    manifest["model_sha256"] = store._sha256(path)
+    manifest["model_sha256"] = store.sha256(path)
     (tmp_path / "m.json").write_text(json.dumps(manifest))
     with pytest.raises(store.ModelFileError, match="Keras cannot load"):
         store.load(tmp_path, "m")
@@ -446,8 +435,11 @@ def test_training_is_capped_per_visitor(tmp_path):
 
     s = Settings.from_env({"AE_MAX_EPOCHS": "100000", "AE_MAX_BATCH_SIZE": "999999",
                            "AE_TRAIN_DIGITS": "10000000", "AE_MAX_RUNS": "99"})
-    assert (s.max_epochs, s.max_batch_size, s.train_digits, s.max_runs) == (50, 512, 8000, 1)
-    assert len(s.problems) == 4 and max(s.batch_sizes) <= 512 and training.MAX_EPOCHS == 500
+    default = Settings()
+    caps = (default.max_epochs, default.max_batch_size, default.train_digits, default.max_runs)
+    assert (s.max_epochs, s.max_batch_size, s.train_digits, s.max_runs) == caps  # refused: the defaults
+    assert default.max_epochs <= training.MAX_EPOCHS and default.max_runs == 1
+    assert len(s.problems) == 4 and max(s.batch_sizes) <= default.max_batch_size and training.MAX_EPOCHS == 500
     manager = JobManager(scratch_root=tmp_path, command=fake_worker(tmp_path, "time.sleep(30)"))
     try:
         manager.start("a", "dense_seed", training.TrainConfig(epochs=1))
@@ -459,11 +451,17 @@ def test_training_is_capped_per_visitor(tmp_path):
 
 
 def test_pretrained_folder_is_copied_not_touched_by_these_tests():
-    """Guard: fault tests work on copies (tmp_path); pretrained/ has only manifests and their files."""
+    """Guard: fault tests work on copies (tmp_path); every file of pretrained/ has the bytes it
+    had when the session began, and every model file the checksum its manifest records."""
+    from tests.helpers import PRETRAINED_AT_START, missing_shipped_message, missing_shipped_models, pretrained_hashes
+
     folder = ROOT / "pretrained"
-    if not folder.is_dir():
-        pytest.skip("no pretrained/ folder")
-    names = store.list_models(folder)
-    files = set().union(*(store.model_files(json.loads((folder / f"{n}.json").read_text())) for n in names))
-    assert {p.name for p in folder.iterdir()} >= files  # every .keras and .onnx file a manifest names
+    assert not missing_shipped_models(), missing_shipped_message(missing_shipped_models())
+    now = pretrained_hashes()
+    assert PRETRAINED_AT_START and now == PRETRAINED_AT_START
+    for name in store.list_models(folder):
+        manifest = json.loads((folder / f"{name}.json").read_text())
+        recorded = {manifest["model_file"]: manifest["model_sha256"],
+                    **{part["file"]: part["sha256"] for part in manifest["onnx"].values()}}
+        assert {f: now[f] for f in recorded} == recorded, name
     assert not [p for p in folder.iterdir() if p.name.startswith(".")]

@@ -1,6 +1,7 @@
-"""Kill a real process with SIGKILL during training and at every step of saving (issue 5):
-the previous model and manifest stay loadable and byte-identical (or a complete new save is in
-place), and no half-written file is ever listed as a model. See tests/reliability_support.py.
+"""Kill a real process with SIGKILL at every step of `store.save` and `store.export_onnx`, at
+random moments while it saves, and while it trains then saves: the previous model and manifest
+stay loadable and byte-identical, or a complete new save is in place, as the steps the process
+logged say; no half-written file is ever listed as a model. See tests/kill_support.py.
 """
 from __future__ import annotations
 
@@ -9,52 +10,51 @@ import random
 import pytest
 
 from ae_core import store
-from tests.reliability_support import HOOK_POINTS, Zygote, check_store, kill_during_training, make_store
+from tests.kill_support import EXPORT_STEPS, STEPS, check_store, expected, make_store, restore, trial
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def zygote_and_folder(tmp_path_factory):
+def folder_and_original(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kill") / "models"
-    original = make_store(folder)
-    z = Zygote(folder)
-    try:
-        yield z, folder, original
-    finally:
-        z.close()
+    return folder, make_store(folder)
 
 
-@pytest.mark.parametrize("point", HOOK_POINTS)
-def test_sigkill_at_each_step_of_save(zygote_and_folder, point):
-    z, folder, original = zygote_and_folder
-    result = z.trial("hook", point)
-    assert result["signal"] == 9, result  # the child really died by SIGKILL at that step
-    outcome = check_store(folder, original)
-    # Before the manifest replace nothing visible changed; after it, the new save is complete.
-    assert outcome == ("new save" if point == "after-commit" else "unchanged"), (point, outcome)
-    if outcome == "new save":  # put the original back for the next trial (a normal save would too)
-        for name, data in original.items():
-            (folder / name).write_bytes(data)
-        assert check_store(folder, original) == "unchanged"
+@pytest.fixture
+def store_folder(folder_and_original):
+    folder, original = folder_and_original
+    yield folder, original
+    restore(folder, original)
 
 
-def test_sigkill_at_random_moments_while_saving_in_a_loop(zygote_and_folder):
-    z, folder, original = zygote_and_folder
+@pytest.mark.parametrize("job, point", [("save", p) for p in STEPS] + [("export", p) for p in EXPORT_STEPS])
+def test_sigkill_at_each_step_of_a_write(store_folder, job, point):
+    folder, original = store_folder
+    result = trial(folder, job, point=point)
+    assert result["signal"] == 9 and result["steps"][-1] == point, result  # it died at that very step
+    assert check_store(folder, original) == ("new save" if point == "after-commit" else "unchanged"), result
+
+
+def test_sigkill_at_random_moments_while_saving_in_a_loop(store_folder):
+    """Each trial waits for one step of a save (every step once, in a random order), then kills
+    after a random delay; the folder must be what the steps reached say."""
+    folder, original = store_folder
     rng = random.Random(5)
-    outcomes = []
-    for _ in range(4):
-        result = z.trial("random", f"{rng.uniform(0.05, 0.8):.3f}")
-        assert result["signal"] == 9, result
-        outcomes.append(check_store(folder, original))
-        for name, data in original.items():
-            (folder / name).write_bytes(data)
-    # Leftovers of killed saves (dot-temp files, an uncommitted NAME-hash.keras) are never listed.
-    assert store.list_models(folder) == ["dense_seed", "other"]
+    for step in rng.sample(STEPS, len(STEPS)):
+        result = trial(folder, "save", wait_for=step, delay=rng.uniform(0.0, 0.3))
+        assert result["signal"] == 9 and step in result["steps"], result
+        assert check_store(folder, original) in expected(result["steps"]), result
+        # Leftovers of killed saves (dot-temp files, an uncommitted NAME-hash.keras) are never listed.
+        assert store.list_models(folder) == ["dense_seed", "other"]
+        restore(folder, original)
 
 
-def test_sigkill_during_training_leaves_the_store_unchanged(tmp_path):
-    original = make_store(tmp_path)
-    result = kill_during_training(tmp_path, delay=random.Random(7).uniform(0.5, 2.5))
-    assert result["signal"] == 9, result
-    assert check_store(tmp_path, original) == "unchanged"
+@pytest.mark.parametrize("step", ["epoch-1", "model-rename", "manifest-rename"])
+def test_sigkill_while_training_then_saving(tmp_path, step):
+    """Killed during training or in the save that ends it: the old model stays until the commit."""
+    original = make_store(tmp_path / "models")
+    result = trial(tmp_path / "models", "train", point=step)
+    assert result["signal"] == 9 and result["steps"][-1] == step, result
+    assert "training" in result["steps"]
+    assert check_store(tmp_path / "models", original) == "unchanged"

@@ -1,6 +1,4 @@
-"""The model store: a `.keras` file, its ONNX halves and a JSON manifest, written atomically.
-
-Layout of a models folder:
+"""The model format: a JSON manifest, a `.keras` file and its two ONNX halves.
 
     NAME.json                   the manifest: spec, training config, data, metrics, history, ...
     NAME-<hash>.keras           the model ("model_file"), named by its content hash; the source
@@ -8,64 +6,62 @@ Layout of a models folder:
     NAME-<hash>.encoder.onnx    the encoder and decoder exported for ONNX Runtime ("onnx"), what
     NAME-<hash>.decoder.onnx    the app runs (`ae_core.onnx_models`: no TensorFlow needed)
 
-The manifest is the commit point. `save` writes every model file under a fresh name (temporary
-file, fsync, `os.replace`, fsync of the folder: `atomic_write`), then replaces the manifest the
-same way, then removes the files the old manifest named. A crash at any moment leaves either
-the old manifest with its old files or the new manifest with its new files; never a mix.
-A new name is taken with a hard link (`exclusive=True`): it fails if the name exists, so two
-processes sharing a folder (two servers, a server and the CLI) can never both take `BASE-vN`.
+The manifest is the commit point. `save` and `export_onnx` write every new file under a fresh
+name (`files.atomic_write`), then replace the manifest the same way, then remove the files the
+old manifest named. A crash at any moment leaves either the old manifest with its old files or
+the new manifest with its new files; never a mix.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import glob
-import hashlib
 import json
 import os
 import platform
 import re
-import shutil
-import tempfile
 import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from .config import TrainConfig
-from .models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
-from .presets import PRESETS
+from ..config import TrainConfig
+from ..models import IMAGE_SHAPE, Autoencoder, Spec, spec_from_dict, spec_to_dict, split
+from ..presets import PRESETS
+from .files import TEMP_SUFFIXES, NameTaken, atomic_write, sha256
 
 FORMAT = 1
 STALE_SECONDS = 3600  # leftovers of a save killed this long ago are removed by the next save
 PARTS = ("encoder", "decoder")  # the halves exported to ONNX
 _NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 NAME_RE = re.compile(rf"^{_NAME}$")
-NEW_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # a name people type: no dots
 MODEL_FILE_RE = re.compile(  # what `save` writes
     rf"^(?P<name>{_NAME})-[0-9a-f]{{12}}(\.keras|\.encoder\.onnx|\.decoder\.onnx)$")
-_TEMP_SUFFIXES = (".tmp", ".keras", ".onnx")
 
 
-def export_command(folder: Path | str) -> str:
-    return f"python -m ae_core export-onnx --models {folder}"
+FOLDER = "<its models folder>"  # how a visitor's message names the models folder
+EXPORT_HINT = "Export it again with `python -m ae_core export-onnx --models {folder}`."
 
 
 class ModelFileError(Exception):
-    """A model or manifest that cannot be used; the message names the file and what to do."""
+    """A model or manifest that cannot be used.
+
+    `str(exc)` may be shown to anyone: the file's name, what is wrong and what to do, never
+    where the server keeps its files. `exc.path` is the file's full path and `exc.full_message`
+    the same message with it, for the command line and the log.
+    """
 
     def __init__(self, path: Path | str, problem: str, hint: str = "", preset: str | None = None):
         self.path = str(path)
         self.problem = problem
         hint = hint or (f"Retrain it with `python -m ae_core train {preset or 'PRESET'}`, or restore the "
                         "file (`git checkout -- pretrained/` for the shipped models).")
-        super().__init__(f"{path}: {problem}. {hint}")
-
-
-class NameTaken(FileExistsError):
-    """A model with that name already exists in the folder (names are never silently replaced)."""
+        folder = str(Path(path).parent)
+        self.full_message = f"{path}: {problem}. {hint.format(folder=folder)}"  # hint may hold "{folder}"
+        public = f"{Path(path).name}: {problem}. {hint.format(folder=FOLDER)}"
+        # A loader's own words (in `problem`) may name the file by its full path.
+        super().__init__(public.replace(folder + os.sep, "").replace(folder, FOLDER))
 
 
 @dataclass
@@ -92,22 +88,6 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_new_name(name: str) -> str:
-    """A name someone types for a version: letters, digits, '-' and '_', up to 64 characters."""
-    if not isinstance(name, str) or not NEW_NAME_RE.fullmatch(name):
-        raise ValueError("A name may use letters, digits, '-' and '_' (up to 64 characters, "
-                         f"starting with a letter or digit). Received: name={name!r}")
-    return name
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def _versions() -> dict:
     from importlib import metadata
 
@@ -123,55 +103,6 @@ def _versions() -> dict:
     return {"python": platform.python_version(), "keras": keras.__version__,
             "tensorflow": tf.__version__, "numpy": np.__version__, "tf2onnx": version("tf2onnx"),
             "onnx": version("onnx")}
-
-
-def _fsync_dir(folder: Path) -> None:
-    """Make a rename in `folder` durable (the rename lives in the folder's own data)."""
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:  # a platform or file system without directory handles
-        return
-    try:
-        os.fsync(fd)
-    except OSError as exc:
-        if exc.errno not in (22, 95):  # EINVAL / EOPNOTSUPP: this file system cannot; others are real
-            raise
-    finally:
-        os.close(fd)
-
-
-def atomic_write(path: Path | str, write: Callable[[Path], object], *, suffix: str = ".tmp",
-                 final: Callable[[Path], Path] | None = None, exclusive: bool = False) -> Path:
-    """Write a file that readers see whole or not at all; returns where it went.
-
-    `write(tmp)` fills a hidden temporary file beside `path` (named `.NAME.*SUFFIX`, which
-    `remove_stale` knows); it is fsynced, made world-readable and moved over `path` (or to
-    `final(tmp)`, for names that depend on the content), then the folder is fsynced.
-    With `exclusive`, the move is a hard link that fails with `NameTaken` if `path` exists.
-    """
-    path = Path(path)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=suffix)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o644)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        target = final(tmp) if final else path
-        if exclusive:
-            try:
-                os.link(tmp, target)
-            except FileExistsError:
-                raise NameTaken(f"{target.name} already exists in {target.parent}") from None
-            tmp.unlink()
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-    return target
 
 
 def _write_keras(model, tmp: Path) -> None:
@@ -238,7 +169,7 @@ def remove_stale(folder: Path | str, older_than: float = STALE_SECONDS) -> list[
         try:
             if not path.is_file() or path.stat().st_mtime >= cutoff:
                 continue
-            if path.name.startswith(".") and path.name.endswith(_TEMP_SUFFIXES) or _orphan(path):
+            if path.name.startswith(".") and path.name.endswith(TEMP_SUFFIXES) or _orphan(path):
                 path.unlink()
                 removed.append(path.name)
         except OSError:
@@ -263,17 +194,20 @@ def _orphan(path: Path) -> bool:
         return False
 
 
-def _write_onnx_halves(model: Autoencoder, folder: Path, stem: str, keep: set[str] = frozenset()) -> dict:
-    """Export the encoder and decoder as `STEM.encoder.onnx` / `STEM.decoder.onnx`; returns the
-    manifest's "onnx" field. On failure, the files written here (but not those in `keep`) go."""
+def _write_onnx_halves(model: Autoencoder, folder: Path, name: str, keep: set[str] = frozenset()) -> dict:
+    """Export the encoder and decoder as `NAME-<hash>.encoder.onnx` / `.decoder.onnx`, each named
+    by its own content, so the files a manifest names are never overwritten with other bytes;
+    returns the manifest's "onnx" field. On failure, the files written here (but not those in
+    `keep`) go."""
     onnx, written = {}, []
     try:
         for part in PARTS:
             net = getattr(model, part)
-            path = atomic_write(folder / f"{stem}.{part}.onnx", lambda tmp, net=net: _write_onnx(net, tmp),
-                                suffix=".onnx")
+            path = atomic_write(folder / f"{name}.{part}.onnx", lambda tmp, net=net: _write_onnx(net, tmp),
+                                suffix=".onnx",
+                                final=lambda tmp, part=part: folder / f"{name}-{sha256(tmp)[:12]}.{part}.onnx")
             written.append(path)
-            onnx[part] = {"file": path.name, "sha256": _sha256(path), "params": int(net.count_params())}
+            onnx[part] = {"file": path.name, "sha256": sha256(path), "params": int(net.count_params())}
     except BaseException:
         for path in written:
             if path.name not in keep:
@@ -285,13 +219,13 @@ def _write_onnx_halves(model: Autoencoder, folder: Path, stem: str, keep: set[st
 def _write_model_files(model: Autoencoder, folder: Path, name: str) -> dict:
     """Write the `.keras` file and both ONNX halves; returns their manifest fields."""
     keras_path = atomic_write(folder / f"{name}.keras", lambda tmp: _write_keras(model.autoencoder, tmp),
-                              suffix=".keras", final=lambda tmp: folder / f"{name}-{_sha256(tmp)[:12]}.keras")
+                              suffix=".keras", final=lambda tmp: folder / f"{name}-{sha256(tmp)[:12]}.keras")
     try:
-        onnx = _write_onnx_halves(model, folder, keras_path.name[: -len(".keras")])
+        onnx = _write_onnx_halves(model, folder, name)
     except BaseException:
         keras_path.unlink(missing_ok=True)
         raise
-    return {"model_file": keras_path.name, "model_sha256": _sha256(keras_path), "onnx": onnx}
+    return {"model_file": keras_path.name, "model_sha256": sha256(keras_path), "onnx": onnx}
 
 
 def _commit(manifest_path: Path, manifest: dict, exclusive: bool = False) -> None:
@@ -341,7 +275,7 @@ def save(model: Autoencoder, spec: Spec, folder: Path | str, name: str, *,
     remove_stale(folder)
     manifest_path = folder / f"{name}.json"
     if exclusive and manifest_path.exists():
-        raise NameTaken(f"{manifest_path.name} already exists in {folder}")
+        raise NameTaken(f"{manifest_path.name} already exists")
     old_files = set() if exclusive else _read_files_of(manifest_path)
     files = _write_model_files(model, folder, name)
     manifest = {
@@ -368,14 +302,16 @@ def export_onnx(folder: Path | str, name: str) -> Path:
     """Export `folder/NAME`'s encoder and decoder to ONNX again, from its `.keras` file.
 
     For models saved before the ONNX export existed, or whose `.onnx` files are missing or
-    broken. The manifest gains the new files' names and hashes; the `.keras` file is unchanged.
+    broken. The new files get new names and are committed with the manifest, as in `save`: a
+    failure or a kill halfway leaves the old manifest and the files it names as they were.
+    The `.keras` file is unchanged.
     """
     stored = load(folder, name)
     folder = Path(folder)
+    remove_stale(folder)
     manifest = dict(stored.manifest)
     old_files = model_files(manifest)
-    stem = Path(manifest["model_file"]).name[: -len(".keras")]
-    manifest["onnx"] = _write_onnx_halves(stored.model, folder, stem, keep=old_files)
+    manifest["onnx"] = _write_onnx_halves(stored.model, folder, name, keep=old_files)
     manifest["versions"] = {**manifest.get("versions", {}), **_versions()}
     _replace_files(folder, stored.path, manifest, old_files, exclusive=False)
     return stored.path
@@ -419,7 +355,7 @@ def _checked_file(folder: Path, file_name, expected: str | None, what: str, hint
     path = folder / Path(str(file_name)).name  # never leave the folder
     if not path.is_file():
         raise ModelFileError(path, f"the {what} named by its manifest is missing", hint, preset=preset)
-    if expected and _sha256(path) != expected:
+    if expected and sha256(path) != expected:
         raise ModelFileError(path, f"the {what} does not match its manifest's checksum "
                              "(truncated or changed)", hint, preset=preset)
     return path
@@ -475,11 +411,11 @@ def load_onnx(folder: Path | str, name: str) -> StoredModel:
         ModelFileError: as `load`; for a missing or broken `.onnx` file the message names it
             and the command that exports it again.
     """
-    from . import onnx_models
+    from .. import onnx_models
 
     folder = Path(folder)
     manifest, manifest_path, spec, preset = _checked_manifest(folder, name)
-    hint = f"Export it again with `{export_command(folder)}`."
+    hint = EXPORT_HINT
     onnx = manifest.get("onnx")
     if not isinstance(onnx, dict) or not all(isinstance(onnx.get(p), dict) for p in PARTS):
         raise ModelFileError(manifest_path, "the manifest names no ONNX files (saved before the ONNX "
@@ -499,98 +435,3 @@ def load_onnx(folder: Path | str, name: str) -> StoredModel:
     return StoredModel(name, spec, model, manifest, manifest_path)
 
 
-def list_models(folder: Path | str) -> list[str]:
-    """Names of the models in `folder` (every `NAME.json` manifest; temporary files ignored)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.glob("*.json")
-                  if not p.name.startswith(".") and NAME_RE.fullmatch(p.stem))
-
-
-def next_version_name(folder: Path | str, base: str) -> str:
-    """`base-v1`, `base-v2`, ...: the first name not used in `folder` (a hint: `copy` with
-    `base=` takes it atomically, trying the next one if another process was faster)."""
-    taken = set(list_models(folder))
-    n = 1
-    while f"{base}-v{n}" in taken:
-        n += 1
-    return check_name(f"{base}-v{n}")
-
-
-def copy(src_folder: Path | str, src_name: str, folder: Path | str, *, name: str | None = None,
-         base: str | None = None) -> Path:
-    """Copy a stored model into `folder` as `name`, or as the first free `BASE-vN`.
-
-    The files are checked (present, checksums) and copied under the new name; the manifest is
-    committed with a hard link, so an existing model is never replaced: with `name`, a taken
-    name raises `NameTaken`; with `base`, the next version number is tried. Returns the new
-    manifest's path.
-    """
-    src_folder, folder = Path(src_folder), Path(folder)
-    if (name is None) == (base is None):
-        raise ValueError(f"Pass a name or a base. Received: name={name!r}, base={base!r}")
-    if name is not None:
-        check_new_name(name)
-    manifest, _, _, preset = _checked_manifest(src_folder, src_name)
-    sources = {"model_file": _checked_file(src_folder, manifest["model_file"], manifest.get("model_sha256"),
-                                           "model file", preset=preset)}
-    onnx = manifest.get("onnx") if isinstance(manifest.get("onnx"), dict) else {}
-    for part, entry in onnx.items():
-        sources[part] = _checked_file(src_folder, entry.get("file"), entry.get("sha256"), f"ONNX {part} file",
-                                      preset=preset)
-    folder.mkdir(parents=True, exist_ok=True)
-    remove_stale(folder)
-    for attempt in range(1000):
-        new = name if name is not None else next_version_name(folder, base)
-        new_manifest = {**manifest, "name": new, "onnx": {k: dict(v) for k, v in onnx.items()}}
-        written = []
-        try:
-            for key, src in sources.items():
-                suffix = src.name.split("-")[-1][12:]  # ".keras", ".encoder.onnx", ...
-                # Exclusive too: another process taking the same name at the same moment writes
-                # the same file names, and must not replace (or, on giving up, remove) ours.
-                dst = atomic_write(folder / f"{new}-{src.name.split('-')[-1][:12]}{suffix}",
-                                   lambda tmp, src=src: shutil.copyfile(src, tmp),
-                                   suffix=".onnx" if suffix.endswith(".onnx") else ".keras", exclusive=True)
-                written.append(dst)
-                if key == "model_file":
-                    new_manifest["model_file"] = dst.name
-                else:
-                    new_manifest["onnx"][key]["file"] = dst.name
-            _commit(folder / f"{new}.json", new_manifest, exclusive=True)
-            return folder / f"{new}.json"
-        except BaseException as exc:
-            for dst in written:
-                dst.unlink(missing_ok=True)
-            if not isinstance(exc, NameTaken) or name is not None:
-                raise
-    raise NameTaken(f"no free version of {base} in {folder}")
-
-
-def remove(folder: Path | str, name: str) -> list[str]:
-    """Remove model NAME from `folder`: the manifest first (it stops being listed), then its files.
-
-    Returns the removed file names. Raises `ModelFileError` when there is no such manifest.
-    """
-    folder = Path(folder)
-    manifest_path = folder / f"{check_name(name)}.json"
-    if not manifest_path.is_file():
-        raise ModelFileError(manifest_path, "there is no such model", f"See `python -m ae_core models "
-                             f"list --models {folder}`.")
-    files = _read_files_of(manifest_path)
-    manifest_path.unlink()
-    _fsync_dir(folder)
-    removed = [manifest_path.name]
-    for f in sorted(f for f in files if MODEL_FILE_RE.match(f)) + sorted(_caches_of(folder, files)):
-        if (folder / f).is_file():
-            (folder / f).unlink()
-            removed.append(f)
-    return removed
-
-
-def rename(folder: Path | str, name: str, new_name: str) -> Path:
-    """Rename model NAME to NEW_NAME in `folder`; a taken NEW_NAME raises `NameTaken`."""
-    path = copy(folder, name, folder, name=new_name)
-    remove(folder, name)
-    return path
