@@ -127,7 +127,7 @@ def cmd_export_onnx(args) -> int:
         try:
             path = store.export_onnx(args.models, name)
         except store.ModelFileError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"error: {exc.full_message}", file=sys.stderr)
             failed += 1
             continue
         print(f"exported {name}'s encoder and decoder to ONNX; updated {path}")
@@ -143,7 +143,7 @@ def cmd_score(args) -> int:
     try:
         scorer = score.fit_default(args.models)
     except store.ModelFileError as exc:
-        print(f"error: the digit score needs its models: {exc}", file=sys.stderr)
+        print(f"error: the digit score needs its models: {exc.full_message}", file=sys.stderr)
         return 1
     judged = [(path, i, j) for path, x in zip(args.files, batches) for i, j in enumerate(scorer.judge(x))]
     if args.json:
@@ -195,12 +195,12 @@ def main(argv=None) -> int:
 
     try:
         return args.func(args)
+    except ModelFileError as exc:  # the command line shows the full path (visitors get str(exc))
+        print(f"error: {exc.full_message}", file=sys.stderr)
+        return 1
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ModelFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
 
 
 def parser() -> argparse.ArgumentParser:

@@ -439,8 +439,8 @@ def _save(settings: Settings, key: str, m: SessionModel, name: str) -> None:
             store.check_new_name(name)
         with st.spinner("Saving…"):
             path = manager().promote(m.job, settings.models_dir, name or None)
-    except store.NameTaken:
-        st.error(f"A model named {name} exists already; choose another name.")
+    except store.NameTaken as exc:  # names the taken name, or why no version number was free
+        st.error(str(exc))
         return
     except ValueError as exc:
         st.error(str(exc))

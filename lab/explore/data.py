@@ -155,17 +155,11 @@ def scorer(settings) -> tuple[score.DigitScorer | None, list[str]]:
 @st.cache_resource(show_spinner=False)
 def pca_ladder() -> dict:
     """Code size -> PCA with that many components (fitted on the training digits, one SVD)."""
-    import copy
-
     from ae_core import baselines as b
     from ae_core.presets import LADDER_SIZES
 
     full = b.PCA(resources.dataset().x_train, max(LADDER_SIZES))
-    out = {}
-    for size in LADDER_SIZES:
-        out[size] = copy.copy(full)
-        out[size].components = full.components[:size]
-    return out
+    return {size: full.first(size) for size in LADDER_SIZES}
 
 
 # --- the evaluation report ------------------------------------------------------------------------
