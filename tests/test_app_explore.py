@@ -468,7 +468,26 @@ def test_noise_change_reaches_baselines_and_downloads(env):
     assert "noise 0.90" in texts(at)
     downloads = {d.key: d for d in at.get("download_button")}
     assert {"dl_input", "dl_noisy", "dl_row"} <= set(downloads)
+    assert {f"dl_code_{k}" for k in ("pretrained:dense_seed", "pretrained:conv_denoiser")} <= set(downloads)
     assert "280×280" in texts(at)  # the downloads are enlarged, and say so
+
+
+def test_downloads_carry_captions_and_codes_can_be_downloaded():
+    """The row and the code pictures are captioned PNGs: the caption is drawn into the picture,
+    so the PNG is taller than the images alone, and its top rows hold dark text pixels."""
+    import io
+
+    from PIL import Image
+
+    from ae_core import figures as pictures
+
+    x = np.zeros((3, 28, 28), np.float32)
+    bare = Image.open(io.BytesIO(pictures.grid_png([("", x)], "")))
+    captioned = Image.open(io.BytesIO(pictures.grid_png([("", x)], "Input: a test digit. Gaussian noise 0.50, seed 0.",
+                                                        ["input", "noisy", "dense_seed"])))
+    assert captioned.height > bare.height
+    top = np.asarray(captioned.convert("L"))[:20]
+    assert (top < 100).any()  # text drawn in the caption band
 
 
 def test_the_sweeps_legend_keeps_clear_of_the_axis_titles(env, monkeypatch):

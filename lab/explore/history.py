@@ -26,14 +26,25 @@ def history(ctx) -> None:
 
 
 def export(ctx) -> None:
+    """Downloads of the current images: the whole row as one captioned PNG, each image alone
+    (enlarged, sharp), and each model's code as a captioned picture."""
+    from ae_core import figures as pictures
+
+    from ..inputs_view import NOISE_LABELS
+
     models, digit, noise = ctx.shown, ctx.digit, ctx.noise
     noisy = engine.corrupt(digit.image, noise.level, noise.seed, noise.kind)
-    recons = [m.run(noisy[None])[1][0] for m in models]
+    outputs = [m.run(noisy[None]) for m in models]
+    recons = [recon[0] for _, recon in outputs]
     size = 28 * ENLARGE
-    row = analysis.tile(np.stack([digit.image, noisy, *recons]), 2 + len(models), gap=1)
-    st.download_button(f"The whole row ({2 + len(models)} images, ×{ENLARGE})", analysis.to_png_bytes(row, ENLARGE),
-                       "row.png", "image/png", key="dl_row", icon=":material/download:",
-                       help="Input, noisy input and every shown model's reconstruction side by side in one PNG")
+    how = f"{NOISE_LABELS.get(noise.kind, noise.kind)} noise {noise.level:.2f}, seed {noise.seed}"
+    row = pictures.grid_png([("", np.stack([digit.image, noisy, *recons]))],
+                            f"Input: {digit.caption}. {how}. Each model's reconstruction of the noisy input.",
+                            ["input", "noisy", *[m.name for m in models]])
+    st.download_button(f"The whole row ({2 + len(models)} images, captioned)", row, "row.png", "image/png",
+                       key="dl_row", icon=":material/download:",
+                       help="Input, noisy input and every shown model's reconstruction side by side in one "
+                            "PNG, with what each one is written above it")
     cols = st.columns(2 + len(models))
     cols[0].download_button("Input", analysis.to_png_bytes(digit.image, ENLARGE), "input.png", "image/png",
                             key="dl_input", icon=":material/download:", width="stretch",
@@ -46,3 +57,15 @@ def export(ctx) -> None:
                             "image/png", key=f"dl_{m.key}", icon=":material/download:", width="stretch",
                             help=f"{m.title}: reconstruction of the noisy input, {size}×{size} PNG")
     st.caption(f"Each image {size}×{size} pixels; the 28×28 originals enlarged without smoothing.")
+    st.markdown("**The codes**")
+    cols = st.columns(max(1, len(models)))
+    for col, m, (code, _) in zip(cols, models, outputs):
+        picture, (lo, hi) = pictures.code_pictures(code[:1])
+        shape = "×".join(map(str, m.code_shape))
+        png = pictures.grid_png([(f"Code ({shape})", picture)],
+                                f"{m.title}: the code of the noisy input, {shape} values"
+                                + (" (their mean over channels)" if m.spatial else "")
+                                + f", black {lo:.2f} to white {hi:.2f}.")
+        col.download_button(f"Code of {m.title}", png, f"{m.name}-code.png", "image/png", key=f"dl_code_{m.key}",
+                            icon=":material/download:", width="stretch",
+                            help="The code as a picture with its scale written above it")
