@@ -390,3 +390,37 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
         page.get_by_role("tab", name="Lab").click()
         page.get_by_text(f"held-out test digit #{point['index']}").first.wait_for(timeout=60_000)
         wait_changed(page, example)
+
+
+# Every x the pad is seen at, each frame from the page's start (the pad is in a shadow root), and
+# the page's left padding in the first frame it is seen (lab/style.py sets 1.6rem).
+PAD_PLACES = ("window.__padX = new Set(); const tick = () => { const c = Array.from("
+              "document.querySelectorAll('*')).map(e => e.shadowRoot && e.shadowRoot.querySelector("
+              f"'{PAD}')).find(Boolean); if (c && c.getBoundingClientRect().width) {{ "
+              "window.__padX.add(Math.round(c.getBoundingClientRect().x)); "
+              "window.__padding = window.__padding || getComputedStyle(document.querySelector("
+              "'.block-container')).paddingLeft; } requestAnimationFrame(tick); }; requestAnimationFrame(tick);")
+
+
+def test_the_pad_never_moves_when_the_pages_css_comes_late(server):
+    """Streamlit loads the script of each kind of element lazily. The page's CSS (lab/style.py)
+    comes as a style-only st.html, whose script on a busy server can arrive after the Lab's
+    element; the pad would then move under the pen. Here the st.html script is held back 8 s,
+    long after the pad shows: the pad must stay where it first appeared."""
+    url, log = server
+    held = []
+
+    def hold_back_html(page):
+        def slow(route):
+            held.append(route.request.url)
+            time.sleep(8)
+            route.continue_()
+        page.route(re.compile(r".*/Html\.[^/]*\.js$"), slow)
+        page.add_init_script(PAD_PLACES)
+
+    with browser_page(url, log, LAPTOP, prepare=hold_back_html) as page:
+        painted(page)
+        page.wait_for_timeout(9000)  # past the held-back script
+        assert held, "the test held back no Html script: has Streamlit renamed it?"
+        places = page.evaluate("() => Array.from(window.__padX)")
+        assert len(places) == 1, f"the pad was seen at x = {places} (page padding first {page.evaluate('window.__padding')})"
