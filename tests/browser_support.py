@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP = str(ROOT / "app.py")
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -61,13 +60,14 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env: dict, port: int, log_path: Path, timeout: float = 60) -> subprocess.Popen:
-    """`streamlit run app.py` on 127.0.0.1:port; returns once /_stcore/health answers ok."""
+def start_server(env: dict, port: int, log_path: Path, timeout: float = 60, root: Path = ROOT) -> subprocess.Popen:
+    """`streamlit run app.py` (of the checkout at `root`) on 127.0.0.1:port; returns once
+    /_stcore/health answers ok."""
     env = {**os.environ, "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false", "TF_CPP_MIN_LOG_LEVEL": "3", **env}
-    cmd = [str(Path(sys.executable).parent / "streamlit"), "run", APP, "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1"]
+    cmd = [str(Path(sys.executable).parent / "streamlit"), "run", str(Path(root) / "app.py"), "--server.headless",
+           "true", "--server.port", str(port), "--server.address", "127.0.0.1"]
     log = open(log_path, "w")
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
