@@ -214,8 +214,7 @@ MOVE_MS = 16  # every 16 ms, as a mouse reports
 
 def draw_one(page, box: dict, i: int, rng) -> dict:
     """One stroke of STROKE_S (a point every MOVE_MS, or as often as the browser takes them), then
-    the figures of that stroke in the page's
-    clock: updates while the pen was down, and the last paint (and its frame) after pointer-up."""
+    the figures of that stroke in the page's clock (STROKE)."""
     side = box["width"]
     x = box["x"] + side * (0.15 + 0.17 * (i % 5)) + rng.integers(-5, 5)
     y0, y1 = box["y"] + side * 0.12, box["y"] + side * rng.uniform(0.75, 0.9)
