@@ -12,7 +12,6 @@ screenshots go to test-artifacts/.
 """
 from __future__ import annotations
 
-import io
 import re
 import time
 
@@ -93,7 +92,7 @@ def draw_and_follow(page, pen, tail: int = 4) -> list[list[int]]:
     pen.up()
     during = changes(samples)
     assert all(n >= 3 for n in during), f"changes while the pen moved, per canvas: {during}"
-    final = wait_changed(page, samples[-1], selector)  # the tail, drawn after the last sample
+    wait_changed(page, samples[-1], selector)  # the tail, drawn after the last sample
     page.wait_for_function("() => window.__aeLab.lastPaint > window.__up", timeout=30_000)
     settled(page)
     return recon_pixels(page)
