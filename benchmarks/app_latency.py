@@ -27,6 +27,7 @@ whatever else runs on it: the report prints the load average next to them.
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import statistics
@@ -165,16 +166,15 @@ def server_side(folder: Path, names: list[str], n: int) -> dict:
 
 
 class Network:
-    """Bytes a page transferred (CDP Network: encodedDataLength of each finished request, and the
-    payloads of websocket frames received)."""
+    """Bytes a page transferred (CDP Network: encodedDataLength of each finished request, 0 for
+    one the browser cache answered; and the payload bytes of the websocket frames received)."""
 
     def __init__(self, page):
-        self.http = self.ws = self.requests = self.cached = 0
+        self.http = self.ws = self.requests = 0
         self.urls, self.sizes = {}, {}
         cdp = page.context.new_cdp_session(page)
         cdp.on("Network.responseReceived", lambda e: self.urls.__setitem__(e["requestId"], e["response"]["url"]))
         cdp.on("Network.loadingFinished", self._finished)
-        cdp.on("Network.requestServedFromCache", self._from_cache)
         cdp.on("Network.webSocketFrameReceived", self._frame)
         cdp.send("Network.enable")
         self.cdp = cdp
@@ -184,16 +184,15 @@ class Network:
         self.sizes[self.urls.get(e["requestId"], e["requestId"])] = e.get("encodedDataLength", 0)
         self.requests += 1
 
-    def _from_cache(self, _e):
-        self.cached += 1
-
     def _frame(self, e):
-        self.ws += len(e["response"].get("payloadData", ""))  # base64 for binary frames: about 4/3 of the bytes
+        data = e["response"].get("payloadData", "")
+        binary = e["response"].get("opcode") == 2  # CDP gives a binary frame's payload in base64
+        self.ws += len(base64.b64decode(data)) if binary else len(data.encode())
 
     def summary(self) -> dict:
         big = sorted(self.sizes.items(), key=lambda kv: -kv[1])[:8]
-        return {"largest": [[u.split("/", 3)[-1][:70], n] for u, n in big], "http_bytes": self.http, "websocket_payload_chars": self.ws, "requests": self.requests,
-                "from_cache": self.cached}
+        return {"http_bytes": self.http, "websocket_bytes": self.ws, "requests": self.requests,
+                "largest": [[url.split("/", 3)[-1][:70], n] for url, n in big]}
 
 
 def settle(page, quiet_ms: int = 400, limit_s: float = 30) -> None:
@@ -351,7 +350,7 @@ def report_browser(bt: dict) -> dict:
     for name in ("first_visit", "second_visit"):
         v = bt[name]
         print(f"  page weight, {name.replace('_', ' ')}: {v['http_bytes'] / 1e6:.2f} MB over HTTP in {v['requests']} "
-              f"requests ({v['from_cache']} from the cache), websocket {v['websocket_payload_chars'] / 1e3:.0f} kB")
+              f"requests, websocket {v['websocket_bytes'] / 1e3:.0f} kB")
     up = [s["frame_ms"] for s in bt["strokes"] if s["frame_ms"] is not None]
     paint = [s["paint_ms"] for s in bt["strokes"] if s["paint_ms"] is not None]
     print(line("pointer-up -> final reconstruction (frame)", up, target="median <= 33, p95 <= 60"))
