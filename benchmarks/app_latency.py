@@ -222,7 +222,8 @@ def draw_one(page, box: dict, i: int, rng) -> dict:
     start = time.perf_counter()
     while (t := (time.perf_counter() - start) / STROKE_S) < 1:  # where a hand would be now
         page.mouse.move(x + 0.08 * side * np.sin(3 * t), y0 + (y1 - y0) * t)
-        page.wait_for_timeout(MOVE_MS)
+        # The next move MOVE_MS after this one was sent, or at once if the browser took longer.
+        time.sleep(max(0.0, MOVE_MS / 1000 - (time.perf_counter() - start - t * STROKE_S)))
     page.mouse.move(x + 0.08 * side * np.sin(3), y1)
     page.mouse.up()
     settle(page)
