@@ -591,19 +591,7 @@ function build(root, data) {
   return s;
 }
 
-// The page's CSS (lab/style.py) sets the page's padding. It also comes as a style-only st.html,
-// whose script Streamlit loads lazily and, on a busy server, after this element's: the pad would
-// then move under the pen. The element puts the same rules into the document first.
-function pageCss(css) {
-  if (!css || document.getElementById("ae-page-css")) return;
-  const style = document.createElement("style");
-  style.id = "ae-page-css";
-  style.textContent = css;
-  document.head.append(style);
-}
-
 function update(s, data) {
-  pageCss(data.page_css);
   s.inPage = data.in_page;
   s.ort = data.ort;
   s.pen = data.pen;

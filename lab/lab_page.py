@@ -23,8 +23,8 @@ import streamlit as st
 from ae_core import noise
 from ae_core.preprocess import PEN_FRACTION
 
-from . import engine, pagejs, runtime, style
-from .inputs_view import DRAWING, DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
+from . import engine, pagejs, runtime
+from .inputs_view import DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
 from .naming import title
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
@@ -129,7 +129,6 @@ def lab_ui(digit: Digit, example: Digit, choice: NoiseChoice, models: list[engin
         "noise": {"level": choice.level, "kind": choice.kind, "seed": choice.seed, "all": choice.for_all},
         "noise_kinds": [[k, NOISE_LABELS[k]] for k in noise.KINDS], "max_seed": MAX_SEED,
         "metric_help": METRIC_HELP, "models": entries,
-        "page_css": style.RULES,  # the element can show before st.html's script has loaded
     }
     if in_page:
         nxt = _next_seed(choice.seed)

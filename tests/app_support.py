@@ -14,7 +14,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 from lab.errors import OOPS  # the page's message for an unexpected error
-from lab.inputs_view import DRAWING as PAD_STATE  # session key of the drawing the page reported
+from lab.pad import DRAWING as PAD_STATE  # session key of the pad's latest drawing
 
 
 def complete_pretrained() -> bool:
