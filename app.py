@@ -34,11 +34,8 @@ for problem in settings.problems:
 def lab_element(models) -> None:
     """The Lab's element: the page's reports of the drawing and the noise rerun only this."""
     with section("running the models"):
-        digit = inputs_view.current_digit()
-        if isinstance(digit, str):  # an upload that cannot be read: the uploader says why
-            digit = inputs_view.example("The models show an example until the upload can be read.")
         noise = inputs_view.current_noise()
-        lab_page.lab_ui(digit, inputs_view.example(inputs_view.EMPTY_PAD), noise, models,
+        lab_page.lab_ui(inputs_view.current_input, inputs_view.example(inputs_view.EMPTY_PAD), noise, models,
                         {m.key: models_view.is_denoiser(m) for m in models},
                         {m.key: models_view.about(m) for m in models}, models_view.clean_for(noise, models))
 
@@ -64,7 +61,6 @@ with lab_tab:
         models_view.about_ui(models)
 if explore_tab.open:
     with explore_tab, section("drawing the Explore tab"):
-        from lab import explore_view
-        from lab.errors import oops
+        from lab import explore
 
-        explore_view.page(settings, oops)
+        explore.page(settings)

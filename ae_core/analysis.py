@@ -384,7 +384,7 @@ def noise_sweep(fn_by_name: dict[str, Callable[[np.ndarray], np.ndarray]], x_cle
         noisy = noisy_test_sets(x, (level,), seed)[level][idx]
         for name, fn in fn_by_name.items():
             rec = fn(noisy)
-            psnr[name][i] = metrics.psnr(x[idx], rec).mean()
+            psnr[name][i] = metrics.set_psnr(x[idx], rec)
             ssim[name][i] = metrics.ssim(x[idx], rec).mean()
     return Sweep(levels, psnr, ssim, len(idx), seed)
 

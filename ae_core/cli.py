@@ -45,19 +45,25 @@ def train_config(preset, args):
 
 def cmd_train(args) -> int:
     from . import presets
-    from .data import load_mnist
+    from .data import kind_of, load_mnist
     from .pipeline import divergence_warning, train_and_save
 
     preset = presets.get(args.preset)
     config = train_config(preset, args)
-    data = load_mnist(args.data)
+    data = load_mnist(args.data or preset.data)
     if data.message:
         print(data.message)
-    print(f"Training {args.preset} on {len(data.x_train)} digits ({data.source}); "
+    print(f"Training {args.preset} on {len(data.x_train)} {kind_of(data.source)} images ({data.source}); "
           f"validating on {len(data.x_val)}.")
     name = args.name or args.preset
+    callbacks = [_progress_callback(config.epochs)]
+    if args.snapshots:
+        from .snapshots import png_snapshots
+
+        snapshots = png_snapshots(args.snapshots, data, title=f"{args.preset} on {data.source}")
+        callbacks.append(snapshots)
     result, path = train_and_save(preset.spec, config, data, Path(args.out), name, preset=args.preset,
-                                  callbacks=[_progress_callback(config.epochs)])
+                                  callbacks=callbacks)
     if path is None:
         print(f"Training diverged (loss became NaN after {result.epochs_run} epochs); nothing was "
               "saved. Try a smaller --learning-rate.", file=sys.stderr)
@@ -65,6 +71,10 @@ def cmd_train(args) -> int:
     val = result.history["val_loss"][-1]
     print(f"{result.status}: {result.epochs_run} epochs in {result.seconds:.1f} s, "
           f"val_loss {val:.4f}. Saved {path}")
+    if args.snapshots:
+        from .snapshots import cost_line
+
+        print(f"Wrote {result.epochs_run} snapshot strips to {args.snapshots}; {cost_line(snapshots)}")
     warning = divergence_warning(result.history, config.loss)
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
@@ -79,7 +89,8 @@ def cmd_evaluate(args) -> int:
     if data.message:
         print(data.message)
     result = evaluate_all(data, args.models, with_baselines=not args.no_baselines,
-                          progress=lambda name: print(f"evaluating {name} ...", file=sys.stderr))
+                          progress=lambda name: print(f"evaluating {name} ...", file=sys.stderr),
+                          with_claims=not args.no_claims)
     print(to_markdown(result))
     if args.report_dir:
         json_path, md_path = write_reports(result, args.report_dir)
@@ -196,19 +207,26 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", choices=["adam", "adadelta"])
     t.add_argument("--learning-rate", type=float)
     t.add_argument("--seed", type=int)
-    t.add_argument("--data", default="bundled",
-                   help="'bundled' (default), 'full' (local file, Keras cache or download, else "
-                        "bundled) or the path of an mnist.npz")
+    t.add_argument("--data", default=None,
+                   help="'bundled' digits, 'clothing' (the bundled Fashion-MNIST subset), 'full' (local "
+                        "file, Keras cache or download, else bundled) or the path of an mnist.npz "
+                        "(default: the preset's, 'bundled' for every preset but dense_clothing)")
+    t.add_argument("--snapshots", metavar="DIR",
+                   help="write 8 fixed validation images and their reconstructions after every "
+                        "epoch to DIR/epoch_001.png, ...")
     t.add_argument("--out", default=str(PRETRAINED), help="models folder (default: pretrained/)")
     t.add_argument("--name", help="name to save under (default: the preset's)")
     t.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("evaluate", help="one table of every model and baseline")
+    e = sub.add_parser("evaluate", help="every model and baseline on the test digits, the ladder, the 2x2 "
+                                        "data-specific table and the rate-distortion data")
     e.add_argument("--models", default=str(PRETRAINED), help="models folder (default: pretrained/)")
     e.add_argument("--data", default="bundled")
     e.add_argument("--report-dir", default=str(BENCHMARKS),
                    help="where evaluation.json/.md go (default: benchmarks/; '' for none)")
     e.add_argument("--no-baselines", action="store_true")
+    e.add_argument("--no-claims", action="store_true",
+                   help="leave out the 2x2 data-specific table and the rate-distortion data")
     e.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("presets", help="list the presets")
@@ -231,5 +249,14 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("names", nargs="*", help="rename: OLD NEW; remove: NAME...")
     m.add_argument("--models", default=str(ROOT / "models"), help="models folder (default: models/)")
     m.set_defaults(func=cmd_models)
+
+    # The shared training queue's worker (docs/serving-a-class.md); `rq worker` works as well.
+    from . import worker as queue_worker  # NumPy only: TensorFlow loads per run, in RQ's work horse
+
+    w = sub.add_parser("worker", help="train the runs of the shared queue (RQ on Redis)")
+    w.add_argument("--url", required=True, help="the servers' AE_QUEUE_URL, redis://HOST:PORT/DB")
+    w.add_argument("--burst", action="store_true", help="quit when the queue is empty")
+    w.add_argument("--name", help="the worker's name in RQ (default: host and process id)")
+    w.set_defaults(func=queue_worker.cli)
 
     return parser

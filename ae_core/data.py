@@ -1,6 +1,11 @@
-"""MNIST digits: the bundled 10,000-digit subset (offline) and full MNIST when it is available.
+"""MNIST digits: the bundled 10,000-digit subset (offline) and full MNIST when it is available;
+and clothing: a bundled 10,000-item subset of Fashion-MNIST, to show that a model is data-specific.
 
 Images are float32 in [0, 1] with shape (N, 28, 28); labels are uint8 with shape (N,).
+Fashion-MNIST (Zalando Research, MIT licence, https://github.com/zalandoresearch/fashion-mnist)
+is 28x28 grey images of ten kinds of clothing (`CLOTHING_CLASSES`); `scripts/build_fashion_subset.py`
+builds the bundled subset from Debian's `dataset-fashion-mnist` package.
+
 Every source is split three ways: train (fit the weights), validation (choose designs, epochs
 and thresholds; `training.train` watches it) and test (reported once, by `evaluate`).
 """
@@ -15,6 +20,11 @@ from pathlib import Path
 import numpy as np
 
 BUNDLED_PATH = Path(__file__).resolve().parent / "data" / "mnist_subset.npz"
+CLOTHING_PATH = Path(__file__).resolve().parent / "data" / "fashion_subset.npz"  # scripts/build_fashion_subset.py
+CLOTHING_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                    "Sneaker", "Bag", "Ankle boot")  # Fashion-MNIST's labels 0-9
+DIGIT_CLASSES = tuple(str(d) for d in range(10))
+KINDS = ("digits", "clothing")  # what a bundled set holds; `Dataset.source` "clothing" is the clothing set
 CANVAS_PATH = Path(__file__).resolve().parent / "data" / "canvas_test.npz"  # scripts/build_canvas_set.py
 KERAS_CACHE_PATH = Path.home() / ".keras" / "datasets" / "mnist.npz"
 ENV_VAR = "AE_MNIST_PATH"
@@ -101,6 +111,26 @@ def load_bundled() -> Dataset:
                             source="bundled", sha256=_file_hash(BUNDLED_PATH))
 
 
+def load_clothing() -> Dataset:
+    """The 10,000 bundled Fashion-MNIST items, split as the digits are: 7,000 train / 1,000
+    validation / 2,000 test, stratified by class and fixed. `source` is "clothing"."""
+    with np.load(CLOTHING_PATH) as f:
+        images, labels = f["images"], f["labels"]
+    train, test = stratified_split(labels)
+    return _with_validation(images[train], labels[train], images[test], labels[test],
+                            source="clothing", sha256=_file_hash(CLOTHING_PATH))
+
+
+def kind_of(source: str | None) -> str:
+    """The kind of images a data source holds: "clothing" for the clothing set, else "digits"."""
+    return "clothing" if source == "clothing" else "digits"
+
+
+def class_names(source: str | None) -> tuple[str, ...]:
+    """The ten class names of a data source: digits "0".."9" or the clothing names."""
+    return CLOTHING_CLASSES if kind_of(source) == "clothing" else DIGIT_CLASSES
+
+
 def load_canvas_test() -> tuple[np.ndarray, np.ndarray]:
     """(images, labels): test digits re-drawn as the Lab's pad draws them (scripts/build_canvas_set.py)."""
     if not CANVAS_PATH.is_file():
@@ -147,7 +177,8 @@ def load_mnist(source: str = "bundled") -> Dataset:
     """Load digits from `source`.
 
     Args:
-        source: "bundled" (the shipped 10,000-digit subset), "full" (a local mnist.npz from
+        source: "bundled" (the shipped 10,000-digit subset), "clothing" (the shipped 10,000
+            Fashion-MNIST items, `load_clothing`), "full" (a local mnist.npz from
             $AE_MNIST_PATH or the Keras cache, else a download through Keras, else the bundled
             set with a message saying why), or a path to an mnist.npz file.
 
@@ -159,10 +190,12 @@ def load_mnist(source: str = "bundled") -> Dataset:
     """
     if source == "bundled":
         return load_bundled()
+    if source == "clothing":
+        return load_clothing()
     if source != "full":
         path = Path(source)
         if not path.is_file():
-            raise ValueError(f"No MNIST file at {path}. Pass 'bundled', 'full' or the path of an "
+            raise ValueError(f"No MNIST file at {path}. Pass 'bundled', 'clothing', 'full' or the path of an "
                              f"existing mnist.npz. Received: source={source!r}")
         return _load_npz(path, source=str(path))
     env_path = os.environ.get(ENV_VAR)

@@ -19,7 +19,7 @@ def summary_metrics(model: Autoencoder, data: Dataset) -> dict[str, float]:
     out = {"val_bce": float(metrics.bce(x, rec).mean()), "val_mse": float(metrics.mse(x, rec).mean())}
     for level, noisy in noisy_test_sets(x, NOISE_LEVELS).items():
         rec = model.autoencoder.predict(noisy, batch_size=500, verbose=0)
-        out[f"psnr@{level}"] = float(metrics.psnr(x, rec).mean())
+        out[f"psnr@{level}"] = metrics.set_psnr(x, rec)  # of the mean MSE over the set
     return out
 
 
@@ -43,25 +43,44 @@ def save_result(result: TrainResult, spec: Spec, config: TrainConfig, data: Data
                       extra=extra)
 
 
-FLAT_GREY_BCE = float(np.log(2.0))  # the BCE of predicting 0.5 for every pixel: a model that learned nothing
+FLAT_GREY_BCE = float(np.log(2.0))  # the BCE of predicting 0.5 for every pixel
+RISE = 1.10  # a last validation loss this much above the run's best: it got worse, say so
 
 
-def divergence_warning(history: dict, loss: str = "binary_crossentropy") -> str:
+def mean_image_loss(data: Dataset, loss: str = "binary_crossentropy") -> float:
+    """The validation loss of a model that learned only the average training digit: it predicts
+    the mean training image whatever the input. Anything that learned beats it (MNIST: BCE about
+    0.26, where a flat grey image scores ln 2 = 0.69)."""
+    mean = np.clip(data.x_train.reshape(len(data.x_train), -1).mean(axis=0), 1e-7, 1 - 1e-7)
+    x = data.x_val.reshape(len(data.x_val), -1).astype(np.float64)
+    if loss == "mse":
+        return float(((x - mean) ** 2).mean())
+    return float(-(x * np.log(mean) + (1 - x) * np.log(1 - mean)).mean())
+
+
+def divergence_warning(history: dict, loss: str = "binary_crossentropy", baseline: float | None = None) -> str:
     """One line when a finished run's validation loss says it did not learn, else ''.
 
-    It did not learn when the last validation loss is no lower than the first epoch's (after
-    two or more epochs), or, for BCE, worse than predicting a flat grey image (ln 2).
+    It did not learn when its last validation loss is no better than `baseline`, the loss of
+    predicting the average training digit (`mean_image_loss`; without it, for BCE, a flat grey
+    image). A run that learned but ended more than 10% above its best epoch got worse at the end:
+    that is said too, without calling it diverged. A last loss merely not below the first (a run
+    cancelled after two epochs, a plateau) is no warning.
     """
     val = [float(v) for v in history.get("val_loss", [])]
     if not val or not np.all(np.isfinite(val)):
         return "The loss became NaN or infinite: the run diverged."
-    first, last = val[0], val[-1]
-    if loss == "binary_crossentropy" and last > FLAT_GREY_BCE:
-        return (f"The validation loss ended at {last:.3f}, worse than a flat grey image "
-                f"({FLAT_GREY_BCE:.3f}): training diverged. Try a smaller learning rate.")
-    if len(val) >= 2 and last >= first:
-        return (f"The validation loss rose from {first:.4f} to {last:.4f}: training diverged. "
-                "Try a smaller learning rate.")
+    last, best = val[-1], min(val)
+    if baseline is None and loss == "binary_crossentropy":
+        baseline, what = FLAT_GREY_BCE, "a flat grey image"
+    else:
+        what = "predicting the average digit"
+    if baseline is not None and last >= baseline:
+        return (f"It did not learn: the validation loss ended at {last:.4f}, no better than {what} "
+                f"({baseline:.4f}). Try more epochs or a smaller learning rate.")
+    if len(val) >= 2 and last > best * RISE:
+        return (f"The validation loss rose from its best, {best:.4f}, to {last:.4f}: the model got worse "
+                "at the end. Try a smaller learning rate.")
     return ""
 
 

@@ -2,15 +2,22 @@
 
 MNIST digits are white ink on black, fitted into a 20x20 box keeping their aspect ratio and
 centred in 28x28 by their centre of mass. `mnistify` does that to any ink image;
-`from_strokes`, `from_canvas` and `from_image_bytes` get the ink out of the drawing pad's
-strokes, a canvas image or an uploaded file.
+`from_strokes` and `from_image_bytes` get the ink out of the drawing pad's strokes or an
+uploaded file.
+
+The page repeats `from_strokes` while the pen moves (`lab/compute.js`, `fromStrokes`): every
+step here is written so that JavaScript can do the same arithmetic in the same order (float64
+distances, PIL's Lanczos coefficients, the centre of mass snapped before rounding), and
+tests/test_parity.py checks both on the same drawings (docs/page-compute.md).
 
 Every function returns float32 in [0, 1] with shape (28, 28). Bad input raises a subclass of
 `ImageInputError` (a `ValueError`) whose message says what was wrong and what to do.
 """
 from __future__ import annotations
 
+import functools
 import io
+import math
 import struct
 import warnings
 
@@ -25,7 +32,7 @@ INK_LEVEL = 0.2  # a pixel brighter than this (0..1) counts as ink
 MIN_INK_FRACTION = 0.005  # less ink than this share of the canvas reads as "nothing drawn"
 MIN_INK_FRACTION_PHOTO = 0.0005  # photos: a digit may be small on the page
 MAX_BYTES = 8 * 1000 * 1000  # uploads over this are refused before decoding (config.toml: maxUploadSize = 8)
-MAX_PIXELS = 40_000_000  # decoded size limit (decompression-bomb guard): about 7000 x 5700
+MAX_PIXELS = 16_000_000  # decoded size limit (decompression-bomb guard): a 16-megapixel photo, 4600 x 3450
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
 PAPER_WINDOW = 12  # the local paper level is measured over 1/12 of the photo's side (wider than a stroke)
@@ -40,6 +47,8 @@ RASTER = 192  # strokes are drawn on a RASTER x RASTER image whatever the pad's 
 MIN_SPAN_PENS = 1.6  # a drawing whose extent is under this many pen widths is a dot, not a digit
 MAX_STROKES = 500
 MAX_POINTS = 20_000  # in all strokes together: minutes of drawing at the pad's sampling rate
+MAX_INK_PADS = 200  # total stroke length, in pad sides: bounds the work a (forged) drawing costs
+_BATCH_PIXELS = 1 << 18  # (segment, pixel) pairs worked out at once while drawing strokes
 
 
 # What Pillow's decoders raise on damaged files (a truncated header is an OSError, a bad chunk a
@@ -72,16 +81,71 @@ class SeveralDigitsError(ImageInputError):
 
 
 def _ink_bbox(ink: np.ndarray, trim: float) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right), inclusive, of the ink, ignoring `trim` of its mass at each side."""
+    """(top, bottom, left, right), inclusive, of the ink, ignoring `trim` of its mass at each side.
+
+    With `trim` 0 it is exactly the first and last row and column that hold ink (the page
+    computes the same); a trim only ever narrows that box.
+    """
     def span(profile: np.ndarray) -> tuple[int, int]:
-        cum = np.cumsum(profile) / profile.sum()
-        first = int(np.searchsorted(cum, trim, side="right"))
-        last = int(np.searchsorted(cum, 1.0 - trim, side="left"))
-        return first, min(max(last, first), len(profile) - 1)
+        on = np.flatnonzero(profile)
+        first, last = int(on[0]), int(on[-1])
+        if trim > 0:
+            cum = np.cumsum(profile, dtype=np.float64) / float(profile.sum(dtype=np.float64))
+            first = max(first, int(np.searchsorted(cum, trim, side="right")))
+            last = max(first, min(last, int(np.searchsorted(cum, 1.0 - trim, side="left"))))
+        return first, last
 
     top, bottom = span(ink.sum(axis=1))
     left, right = span(ink.sum(axis=0))
     return top, bottom, left, right
+
+
+def _lanczos(x: np.ndarray) -> np.ndarray:
+    """PIL's Lanczos kernel (Resample.c `lanczos_filter`): sinc(x) sinc(x / 3) on [-3, 3)."""
+    def sinc(v):
+        v = v * np.pi
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(v == 0.0, 1.0, np.sin(v) / v)
+    return np.where((-3.0 <= x) & (x < 3.0), sinc(x) * sinc(x / 3), 0.0)
+
+
+@functools.lru_cache(maxsize=512)
+def _resample_weights(n_in: int, n_out: int) -> np.ndarray:
+    """(n_out, n_in) weights of a Lanczos resize from n_in to n_out pixels, as PIL computes them
+    (Resample.c `precompute_coeffs`: the kernel widened by the shrink factor, each row summing to 1)."""
+    scale = n_in / n_out
+    filterscale = max(scale, 1.0)
+    support = 3.0 * filterscale
+    centre = (np.arange(n_out) + 0.5) * scale
+    lo = np.maximum((centre - support + 0.5).astype(np.int64), 0)  # astype: truncation toward zero, as C's cast
+    hi = np.minimum((centre + support + 0.5).astype(np.int64), n_in)
+    j = np.arange(n_in)
+    k = _lanczos((j[None, :] - centre[:, None] + 0.5) * (1.0 / filterscale))
+    k = np.where((j >= lo[:, None]) & (j < hi[:, None]), k, 0.0)
+    total = k.sum(axis=1, keepdims=True)
+    weights = np.divide(k, total, out=k, where=total != 0.0)
+    weights.flags.writeable = False  # cached and shared
+    return weights
+
+
+def resample(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(H, W) float image -> (height, width) float32, as PIL's `resize(..., LANCZOS)` in mode "F".
+
+    A horizontal pass, then a vertical one, each summing in float64 and storing float32; a side
+    that keeps its size is not resampled. The page's `resample` (lab/compute.js) is the same.
+    """
+    out = np.asarray(image, np.float32)
+    if width != out.shape[1]:
+        out = (out.astype(np.float64) @ _resample_weights(out.shape[1], width).T).astype(np.float32)
+    if height != out.shape[0]:
+        out = (_resample_weights(out.shape[0], height) @ out.astype(np.float64)).astype(np.float32)
+    return out
+
+
+def _snap(v: float) -> float:
+    """`v` on a grid of 2**-20: float noise around an exact half (a symmetric drawing's centre)
+    then rounds the same way here and in the page, whose sums run in another order."""
+    return math.floor(v * 2**20 + 0.5) / 2**20
 
 
 def mnistify(ink: np.ndarray, min_ink_fraction: float = MIN_INK_FRACTION, trim: float = 0.0) -> np.ndarray:
@@ -103,31 +167,31 @@ def mnistify(ink: np.ndarray, min_ink_fraction: float = MIN_INK_FRACTION, trim: 
     ink = np.clip(unit_range(ink, "The ink image"), 0.0, 1.0)  # clip: float rounding only
     if ink.ndim != 2 or min(ink.shape) < 1:
         raise ValueError(f"Expected a 2-D ink image. Received: shape={ink.shape}")
-    ink = np.where(ink >= INK_LEVEL * 0.5, ink, 0.0).astype(np.float32)  # drop faint haze
-    if np.count_nonzero(ink >= INK_LEVEL) < max(1.0, min_ink_fraction * ink.size):
+    # Thresholds compared in float32, as the page compares them (Math.fround).
+    ink = np.where(ink >= np.float32(INK_LEVEL * 0.5), ink, np.float32(0))  # drop faint haze
+    if np.count_nonzero(ink >= np.float32(INK_LEVEL)) < max(1.0, min_ink_fraction * ink.size):
         raise EmptyImageError("Nothing to read yet: draw a digit (or upload a clearer photo).")
     top, bottom, left, right = _ink_bbox(ink, trim)
     crop = ink[top:bottom + 1, left:right + 1]
     h, w = crop.shape
     scale = BOX / max(h, w)
-    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray(crop, mode="F").resize((new_w, new_h), Image.Resampling.LANCZOS))
-    small = np.clip(small, 0.0, None)
-    if small.max() <= 0:
+    new_h, new_w = max(1, round(h * scale)), max(1, round(w * scale))  # round(): half to even
+    small = resample(crop, new_h, new_w)
+    small = np.where(small > 0, small, np.float32(0))  # Lanczos rings below 0
+    if not small.any():
         raise EmptyImageError("Nothing to read yet: draw a digit (or upload a clearer photo).")
-    small = np.clip(small / small.max(), 0.0, 1.0)
-    out = np.zeros((SIZE, SIZE), np.float32)
+    small = np.minimum(small / small.max(), np.float32(1))
     r0, c0 = (SIZE - new_h) // 2, (SIZE - new_w) // 2
-    out[r0:r0 + new_h, c0:c0 + new_w] = small
-    total = float(out.sum())  # the centre of mass (as scipy.ndimage.center_of_mass)
-    cy = float(out.sum(axis=1) @ np.arange(SIZE)) / total
-    cx = float(out.sum(axis=0) @ np.arange(SIZE)) / total
-    # Integer shifts keep the strokes sharp; the box never leaves the frame.
-    dy = int(np.clip(round(SIZE / 2 - cy), -r0, SIZE - new_h - r0))
-    dx = int(np.clip(round(SIZE / 2 - cx), -c0, SIZE - new_w - c0))
-    shifted = np.zeros_like(out)
-    shifted[r0 + dy:r0 + dy + new_h, c0 + dx:c0 + dx + new_w] = small
-    return shifted
+    # The centre of mass of the box centred in 28x28 (as scipy.ndimage.center_of_mass); integer
+    # shifts keep the strokes sharp, and the box never leaves the frame.
+    total = float(small.sum(dtype=np.float64))
+    cy = r0 + float(small.sum(axis=1, dtype=np.float64) @ np.arange(new_h)) / total
+    cx = c0 + float(small.sum(axis=0, dtype=np.float64) @ np.arange(new_w)) / total
+    dy = int(np.clip(round(SIZE / 2 - _snap(cy)), -r0, SIZE - new_h - r0))
+    dx = int(np.clip(round(SIZE / 2 - _snap(cx)), -c0, SIZE - new_w - c0))
+    out = np.zeros((SIZE, SIZE), np.float32)
+    out[r0 + dy:r0 + dy + new_h, c0 + dx:c0 + dx + new_w] = small
+    return out
 
 
 def _stroke_points(stroke, i: int) -> np.ndarray:
@@ -142,6 +206,70 @@ def _stroke_points(stroke, i: int) -> np.ndarray:
     return pts
 
 
+def _count_points(strokes) -> int:
+    """All strokes' points, counted before any is converted: a forged message of 500 strokes of a
+    million points each is refused at once, not after building arrays of it."""
+    if isinstance(strokes, (str, bytes, dict)) or not hasattr(strokes, "__len__"):
+        raise ValueError(f"Strokes must be a list of strokes, each a list of (x, y) points. "
+                         f"Received: {type(strokes).__name__}")
+    if len(strokes) > MAX_STROKES:
+        raise ValueError(f"Too many strokes: at most {MAX_STROKES}. Received: {len(strokes)}. "
+                         "Clear the pad and draw one digit.")
+    total = 0
+    for i, stroke in enumerate(strokes):
+        if isinstance(stroke, (str, bytes, dict)) or not hasattr(stroke, "__len__"):
+            raise ValueError(f"Stroke {i} must be a list of (x, y) points. Received: {str(stroke)[:60]}")
+        total += len(stroke)
+    if total > MAX_POINTS:
+        raise ValueError(f"Too many points: at most {MAX_POINTS} in all strokes. Received: {total}. "
+                         "Clear the pad and draw one digit.")
+    return total
+
+
+def _raster(points: list[np.ndarray], radius: float) -> np.ndarray:
+    """Strokes drawn with a round pen of `radius` on RASTER x RASTER, anti-aliased, float64.
+
+    A pixel's ink is clip(radius - d + 0.5, 0, 1), d the distance from its centre to the nearest
+    segment (a one-point stroke is a dot), so joins and ends are round. Each segment is worked
+    out over a square around it; every (pixel, segment) pair gets the page's arithmetic
+    (`rasterise` in lab/compute.js) operation for operation, and the maximum over segments is
+    exact whatever its order, so both give the same bits. Segments are batched by square size.
+    """
+    reach = radius + 0.5  # no ink beyond this distance from a segment
+    seg = np.concatenate([np.hstack([p[:-1], p[1:]]) if len(p) > 1 else np.hstack([p, p]) for p in points])
+    x0, y0, x1, y1 = (seg[:, i, None, None] for i in range(4))  # (n, 1, 1) each
+    lo = np.maximum(np.floor(np.minimum(seg[:, :2], seg[:, 2:]) - reach), 0).astype(np.int64)  # (n, 2): x, y
+    hi = np.minimum(np.ceil(np.maximum(seg[:, :2], seg[:, 2:]) + reach), RASTER - 1).astype(np.int64)
+    side = np.minimum(-(-(hi - lo + 1).max(axis=1) // 4) * 4, RASTER)  # squares of a multiple of 4 px
+    start = np.minimum(lo, RASTER - side[:, None])  # the square stays inside the raster
+    img = np.zeros(RASTER * RASTER)
+    for k in np.unique(side):
+        members = np.flatnonzero(side == k)
+        for part in np.array_split(members, -(-len(members) * int(k) ** 2 // _BATCH_PIXELS)):
+            cols = start[part, 0, None, None] + np.arange(k)[None, None, :]  # (m, 1, k)
+            rows = start[part, 1, None, None] + np.arange(k)[None, :, None]  # (m, k, 1)
+            wx, wy = (cols + 0.5) - x0[part], (rows + 0.5) - y0[part]
+            vx, vy = x1[part] - x0[part], y1[part] - y0[part]
+            length2 = vx * vx + vy * vy
+            # In place, each step the page's: t = clip((w . v) / |v|^2, 0, 1) (a dot keeps t = 0),
+            # d = |w - t v|, ink = clip(radius - d + 0.5, 0, 1).
+            t = wx * vx + wy * vy
+            np.divide(t, length2, out=t, where=length2 > 0)
+            np.clip(t, 0.0, 1.0, out=t)
+            dx, dy = t * vx, t * vy
+            np.subtract(wx, dx, out=dx)
+            np.subtract(wy, dy, out=dy)
+            dx *= dx
+            dy *= dy
+            dx += dy
+            ink = np.sqrt(dx, out=dx)
+            np.subtract(radius, ink, out=ink)
+            ink += 0.5
+            np.clip(ink, 0.0, 1.0, out=ink)
+            np.maximum.at(img, (rows * RASTER + cols).ravel(), ink.ravel())
+    return img.reshape(RASTER, RASTER)
+
+
 def from_strokes(strokes, size: float) -> np.ndarray:
     """The drawing pad's strokes -> (28, 28), the same whatever size the pad was displayed at.
 
@@ -150,72 +278,34 @@ def from_strokes(strokes, size: float) -> np.ndarray:
             pixels (0 to `size`, y down); a stroke of one point is a dot.
         size: the pad's displayed side in CSS pixels (it is square).
 
-    The strokes are scaled to a fixed RASTER x RASTER image and drawn with a round pen
-    `PEN_FRACTION` of the side wide (round joins and ends), then `mnistify`.
+    The strokes are scaled to a fixed RASTER x RASTER image (points outside it are moved to its
+    edge) and drawn with an anti-aliased round pen `PEN_FRACTION` of the side wide, then
+    `mnistify`. The page computes the same (`fromStrokes` in lab/compute.js).
 
     Raises:
         EmptyImageError: nothing drawn, or too little (a dot) to be a digit.
         ValueError: a size that is not a positive number, strokes that are not lists of (x, y)
-            points, NaN or inf coordinates, more than MAX_STROKES strokes or MAX_POINTS points.
+            points, NaN or inf coordinates, more than MAX_STROKES strokes or MAX_POINTS points,
+            strokes longer than MAX_INK_PADS pad sides in all.
     """
-    from PIL import ImageDraw
-
     if isinstance(size, bool) or not isinstance(size, (int, float, np.integer, np.floating)) \
             or not np.isfinite(size) or size <= 0:
         raise ValueError(f"The pad size must be a positive number of pixels. Received: size={size!r}")
-    if isinstance(strokes, (str, bytes, dict)) or not hasattr(strokes, "__len__"):
-        raise ValueError(f"Strokes must be a list of strokes, each a list of (x, y) points. "
-                         f"Received: {type(strokes).__name__}")
-    if len(strokes) > MAX_STROKES:
-        raise ValueError(f"Too many strokes: at most {MAX_STROKES}. Received: {len(strokes)}. "
-                         "Clear the pad and draw one digit.")
-    points = [_stroke_points(s, i) for i, s in enumerate(strokes)]
-    total = sum(len(p) for p in points)
-    if total > MAX_POINTS:
-        raise ValueError(f"Too many points: at most {MAX_POINTS} in all strokes. Received: {total}. "
-                         "Clear the pad and draw one digit.")
-    if not points:
+    _count_points(strokes)
+    if not len(strokes):
         raise EmptyImageError("Nothing drawn yet: draw a digit on the pad.")
     scale = RASTER / float(size)
-    pen = PEN_FRACTION * RASTER
-    every = np.clip(np.concatenate(points) * scale, 0.0, RASTER)
+    points = [np.clip(_stroke_points(s, i) * scale, 0.0, float(RASTER)) for i, s in enumerate(strokes)]
+    length = sum(float(np.sqrt((np.diff(p, axis=0) ** 2).sum(axis=1)).sum()) for p in points)
+    if length > MAX_INK_PADS * RASTER:
+        raise ValueError(f"Too much ink: at most {MAX_INK_PADS} pad sides of strokes in all. Received: "
+                         f"{math.floor(length / RASTER)}. Clear the pad and draw one digit.")
+    every = np.concatenate(points)
     span = float((every.max(axis=0) - every.min(axis=0)).max())
+    pen = PEN_FRACTION * RASTER
     if span < MIN_SPAN_PENS * pen:
         raise EmptyImageError("Keep going: a dot is not a digit yet. Draw a whole digit.")
-    img = Image.new("L", (RASTER, RASTER), 0)
-    d = ImageDraw.Draw(img)
-    r = pen / 2
-    for pts in points:
-        xy = [tuple(p) for p in np.clip(pts * scale, 0.0, RASTER)]
-        if len(xy) > 1:
-            d.line(xy, fill=255, width=max(1, round(pen)))
-        for x, y in xy:  # a disk at every point: round ends and joints (PIL's joint="curve" is far slower)
-            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
-    return mnistify(np.asarray(img, np.float32) / 255.0, min_ink_fraction=0.0)
-
-
-def from_canvas(rgba: np.ndarray) -> np.ndarray:
-    """A canvas drawing (H, W, 4) uint8 RGBA, light strokes on black or on transparent, -> (28, 28).
-
-    Raises:
-        EmptyImageError: when nothing (or only a dot) is drawn.
-        ValueError: not (H, W, 3|4), not 8-bit (uint8, or integers from 0 to 255).
-    """
-    if rgba is None:
-        raise EmptyImageError("Nothing to read yet: draw a digit.")
-    a = np.asarray(rgba)
-    if a.ndim != 3 or a.shape[2] not in (3, 4) or min(a.shape) < 1:
-        raise ValueError(f"Expected an (H, W, 4) RGBA canvas image. Received: shape={a.shape}")
-    if a.dtype != np.uint8:
-        if a.dtype.kind not in "iu":
-            raise ValueError(f"Expected an 8-bit (uint8) RGBA canvas image. Received: dtype={a.dtype}")
-        if a.min() < 0 or a.max() > 255:
-            raise ValueError("Expected 8-bit canvas values from 0 to 255. Received: values from "
-                             f"{a.min()} to {a.max()}")
-    rgb = a[..., :3].astype(np.float32) / 255.0
-    luminance = rgb @ np.array([0.299, 0.587, 0.114], np.float32)
-    alpha = a[..., 3].astype(np.float32) / 255.0 if a.shape[2] == 4 else 1.0
-    return mnistify(luminance * alpha)  # composited over black
+    return mnistify(_raster(points, pen / 2), min_ink_fraction=0.0)
 
 
 def _open(data: bytes) -> Image.Image:
@@ -253,33 +343,54 @@ def _open(data: bytes) -> Image.Image:
 
 
 def from_image_bytes(data: bytes) -> np.ndarray:
-    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28).
-
-    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
-    brightness is removed locally so a grey background or a shadow does not count as ink.
+    """An uploaded PNG or JPEG of a handwritten digit -> (28, 28): `from_photo(decode_photo(data))`.
 
     Raises:
         ImageTooLargeError, NotAnImageError, BrokenImageError, EmptyImageError,
         SeveralDigitsError (two or more digits side by side).
+    """
+    return from_photo(decode_photo(data))
+
+
+def decode_photo(data: bytes) -> Image.Image:
+    """The upload decoded once: checked, turned upright (EXIF), on paper, grey ("L"), its longest
+    side at most WORK_SIDE. Transparent pixels become paper that contrasts with the ink: white
+    under dark ink, black under light ink.
+
+    Raises:
+        ImageTooLargeError, NotAnImageError, BrokenImageError.
     """
     img = _open(data)
     try:
         img = ImageOps.exif_transpose(img)
         if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
             rgba = img.convert("RGBA")
-            paper = Image.new("RGBA", rgba.size, (255, 255, 255, 255))  # transparent -> paper
-            img = Image.alpha_composite(paper, rgba)
+            ink = np.asarray(rgba.convert("L"), np.float32)[np.asarray(rgba.getchannel("A")) > 127]
+            level = 0 if ink.size and float(ink.mean()) > 127 else 255  # light ink: black paper
+            img = Image.alpha_composite(Image.new("RGBA", rgba.size, (level, level, level, 255)), rgba)
         if img.mode in ("I", "F") or img.mode.startswith("I;16"):  # 16-bit (or 32-bit) greyscale:
             wide = np.asarray(img, dtype=np.float32)  # convert("L") would clip it to white, not scale it
             peak = 255.0 if wide.max() <= 255 else 65535.0
             img = Image.fromarray(np.round(np.clip(wide / peak, 0, 1) * 255).astype(np.uint8))
         img = img.convert("L")
         img.thumbnail((WORK_SIDE, WORK_SIDE), Image.Resampling.LANCZOS)
-        gray = np.asarray(img, dtype=np.float32) / 255.0
+        img.load()
     except DECODE_ERRORS as exc:
         raise BrokenImageError(f"The image could not be read ({str(exc)[:120]}). Try saving it "
                                "again as PNG or JPEG.") from None
-    ink = ink_from_photo(gray)
+    return img
+
+
+def from_photo(img: Image.Image) -> np.ndarray:
+    """A decoded photo (`decode_photo`) -> (28, 28).
+
+    Dark ink on light paper (the usual photo or scan) is detected and inverted; the paper's
+    brightness is removed locally so a grey background or a shadow does not count as ink.
+
+    Raises:
+        EmptyImageError, SeveralDigitsError (two or more digits side by side).
+    """
+    ink = ink_from_photo(np.asarray(img, dtype=np.float32) / 255.0)
     if (n := count_digits(ink)) > 1:
         raise SeveralDigitsError(f"The image seems to hold {n} digits side by side; the models read one "
                                  "digit at a time. Crop the photo to a single digit and upload it again.")
@@ -291,30 +402,37 @@ def ink_from_photo(gray: np.ndarray) -> np.ndarray:
 
     The background is the median brightness (most of a photo is paper); if it is dark, the
     image is inverted so the ink is dark on light. The paper's own brightness is then measured
-    locally (a grey closing wider than any stroke, smoothed), and the ink is how much darker
-    than its local paper a pixel is, as a share of it: a shadow across the page darkens paper
-    and ink alike and does not become ink. After a 3x3 median filter (noise, single specks) the
-    ink is stretched so its strongest strokes reach 1.
+    locally (a grey closing wider than any stroke), and the ink is how much darker than its local
+    paper a pixel is, as a share of it: a shadow across the page darkens paper and ink alike and
+    does not become ink. After a 3x3 median filter (noise, single specks) the ink is stretched so
+    its strongest strokes reach 1.
     """
-    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
-
     gray = np.asarray(gray, dtype=np.float32)
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
     background = float(np.median(np.concatenate([gray.ravel(), border])))
-    light = gray if background > 0.5 else 1.0 - gray  # dark ink on light paper
-    side = max(3, max(gray.shape) // PAPER_WINDOW)
-    # Smoothed first: the closing keeps local maxima, and of sensor noise it would keep the peaks.
-    smooth = ndimage.uniform_filter(light, size=5)
-    paper = ndimage.uniform_filter(ndimage.grey_closing(smooth, size=(side, side), mode="nearest"),
-                                   size=side // 2 + 1, mode="nearest")
-    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
-    # large as a share of it); strokes are wider than 3 pixels at this size.
-    ink = ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
+    ink = _ink_on_paper(gray if background > 0.5 else 1.0 - gray)  # as dark ink on light paper
     top = float(ink.max())
     if top <= 0.08:  # no contrast at all: a blank page
         raise EmptyImageError("No digit found in the image: it looks blank. Upload a photo with dark "
                               "ink on light paper (or light ink on dark).")
     return np.clip(ink / top, 0.0, 1.0)
+
+
+def _ink_on_paper(light: np.ndarray) -> np.ndarray:
+    """How much darker than its local paper each pixel of `light` (dark ink on light paper) is."""
+    from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
+
+    side = max(3, max(light.shape) // PAPER_WINDOW)
+    # A median first: the closing keeps local maxima, and of sensor noise it would keep the peaks;
+    # a median, unlike a mean, keeps the edge of a hard shadow where it is.
+    smooth = ndimage.median_filter(light, size=5)
+    closed = ndimage.grey_closing(smooth, size=(side, side), mode="nearest")
+    # The closing, smoothed, but never brighter than the closing itself: smoothing alone spreads
+    # the lit paper across the edge of a hard shadow, and the shadowed paper along it reads as ink.
+    paper = np.minimum(ndimage.uniform_filter(closed, size=side // 2 + 1, mode="nearest"), closed)
+    # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
+    # large as a share of it); strokes are wider than 3 pixels at this size.
+    return ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)
 
 
 def count_digits(ink: np.ndarray) -> int:

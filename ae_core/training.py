@@ -29,18 +29,36 @@ class TrainResult:
         return self.status != "diverged"
 
 
+class Cancelled(Exception):
+    """Raised by `StopOnEvent` when the run was cancelled before its first batch: nothing to keep."""
+
+
 class StopOnEvent(keras.callbacks.Callback):
-    """Stops training after the current batch once `event` is set (e.g. by a Cancel button)."""
+    """Stops training after the current batch once `event` is set (e.g. by a Cancel button).
+
+    `on_stop()` is called once, when the batch loop has stopped: what is left (the epoch's
+    validation pass, saving) is bounded, so whoever waits can start its grace period then.
+    Set before training begins, it raises `Cancelled`: an untrained model is nothing to keep.
+    """
 
     async_safe = True  # it only reads an Event: Keras may keep dispatching batches asynchronously
 
-    def __init__(self, event: threading.Event):
+    def __init__(self, event: threading.Event, on_stop=None):
         super().__init__()
         self.event = event
+        self.on_stop = on_stop
+        self.stopped = False
+
+    def on_train_begin(self, logs=None):
+        if self.event.is_set():
+            raise Cancelled("cancelled before training began")
 
     def on_train_batch_end(self, batch, logs=None):
-        if self.event.is_set():
+        if self.event.is_set() and not self.stopped:
+            self.stopped = True
             self.model.stop_training = True
+            if self.on_stop is not None:
+                self.on_stop()
 
 
 class StopOnNaN(keras.callbacks.Callback):

@@ -6,17 +6,10 @@ without a second validation pass (see benchmarks/app_latency.py for the figures)
 """
 from __future__ import annotations
 
-import base64
-import html
-import io
-
 import numpy as np
 import plotly.graph_objects as go
-import streamlit as st
-from PIL import Image
 
 GRAY = [[0.0, "#000000"], [1.0, "#ffffff"]]  # the one colour scale: 0 black, top of range white
-PANEL_GAP = 0.04
 CONFIG = {"displayModeBar": False, "scrollZoom": False, "doubleClick": False, "responsive": False}
 FONT = {"family": "Source Sans Pro, sans-serif", "size": 12, "color": "#31333f"}
 
@@ -52,15 +45,6 @@ def _z(a: np.ndarray, decimals: int = 3) -> list:
     return out
 
 
-def image_panel(img: np.ndarray, title: str) -> dict:
-    """A 28x28 image in [0, 1] as a grey PNG for a Plotly image trace: the browser only decodes
-    it (a heatmap would colour 784 cells and re-encode them), and the JSON is about 1 KB."""
-    pixels = np.rint(np.clip(np.asarray(img, np.float32), 0.0, 1.0) * 255).astype(np.uint8)
-    buf = io.BytesIO()
-    Image.fromarray(pixels, mode="L").save(buf, format="PNG", compress_level=1)
-    return {"title": title, "source": "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")}
-
-
 def flat_code_grid(code: np.ndarray, width: int = 4) -> tuple[np.ndarray, np.ndarray]:
     """A flat code as the tutorial's image: 32 values -> 8 rows x 4 columns (reshape(4, 8).T).
 
@@ -74,54 +58,6 @@ def flat_code_grid(code: np.ndarray, width: int = 4) -> tuple[np.ndarray, np.nda
     index = np.arange(rows * width)
     index[n:] = -1
     return padded.reshape(width, rows).T, index.reshape(width, rows).T
-
-
-def panels_figure(panels: list[dict], height: int = 150, widths: list[float] | None = None,
-                  titles: bool = True) -> PrebuiltFigure:
-    """One figure, panels side by side left to right, square pixels, no axes.
-
-    With `titles=False` the panel titles are left to the page (`panel_titles_html`): Plotly
-    measures annotation text in the browser, which costs more than drawing the images.
-    """
-    widths = widths or [1.0] * len(panels)
-    total = sum(widths) + PANEL_GAP * (len(panels) - 1)
-    data, annotations, layout = [], [], {}
-    x0 = 0.0
-    for i, (panel, w) in enumerate(zip(panels, widths)):
-        suffix = "" if i == 0 else str(i + 1)
-        x1 = x0 + w / total
-        if "source" in panel:  # a grey PNG, 0 black to 255 white: the same scale as GRAY
-            trace = {"type": "image", "source": panel["source"], "xaxis": "x" + suffix,
-                     "yaxis": "y" + suffix, "hoverinfo": "skip"}
-        else:  # a heatmap with hover values (channels_figure)
-            trace = {"type": "heatmap", "z": panel["z"], "zmin": panel["zmin"], "zmax": panel["zmax"],
-                     "colorscale": GRAY, "showscale": False, "xaxis": "x" + suffix, "yaxis": "y" + suffix,
-                     "hovertemplate": panel["hover"], "xgap": 0, "ygap": 0}
-            if "customdata" in panel:
-                trace["customdata"] = panel["customdata"]
-        data.append(trace)
-        layout["xaxis" + suffix] = {"domain": [x0, x1], "visible": False, "fixedrange": True,
-                                    "constrain": "domain"}
-        layout["yaxis" + suffix] = {"visible": False, "fixedrange": True, "autorange": "reversed",
-                                    "scaleanchor": "x" + suffix, "scaleratio": 1, "constrain": "domain"}
-        if titles:
-            annotations.append({"text": panel["title"], "x": (x0 + x1) / 2, "y": 1.0, "xref": "paper",
-                                "yref": "paper", "xanchor": "center", "yanchor": "bottom",
-                                "showarrow": False, "font": {"size": 12}})
-        x0 = x1 + PANEL_GAP / total
-    layout.update({"height": height, "margin": {"l": 2, "r": 2, "t": 22 if titles else 2, "b": 2},
-                   "annotations": annotations, "showlegend": False, "dragmode": False,
-                   "paper_bgcolor": "rgba(0,0,0,0)", "plot_bgcolor": "rgba(0,0,0,0)", "font": FONT,
-                   "hoverlabel": {"font": {"size": 12}}})
-    return PrebuiltFigure({"data": data, "layout": layout})
-
-
-def panel_titles_html(titles: list[str]) -> str:
-    """The titles of a `panels_figure(..., titles=False)` row, as a grid that lines up with it."""
-    gap = 100 * PANEL_GAP / (len(titles) + PANEL_GAP * (len(titles) - 1))
-    cells = "".join(f"<span>{html.escape(t)}</span>" for t in titles)
-    return (f"<div class='panel-titles' style='grid-template-columns: repeat({len(titles)}, 1fr); "
-            f"column-gap: {gap:.2f}%'>{cells}</div>")
 
 
 def channel_grid(code: np.ndarray, columns: int = 8) -> tuple[np.ndarray, np.ndarray]:
@@ -141,13 +77,21 @@ def channel_grid(code: np.ndarray, columns: int = 8) -> tuple[np.ndarray, np.nda
 
 
 def channels_figure(code: np.ndarray, code_range: tuple[float, float], title: str) -> PrebuiltFigure:
-    """Every channel of a spatial code as a tiled grid; hover names the channel and cell."""
+    """Every channel of a spatial code (H, W, C) as a tiled grey heatmap with square cells, no
+    axes, its title above; hover names the channel and the value."""
     values, index = channel_grid(code)
-    panel = {"title": title, "z": _z(values, 2), "zmin": code_range[0], "zmax": code_range[1],
-             "customdata": index.tolist(),
-             "hover": "channel %{customdata}<br>value %{z:.2f}<extra></extra>"}
-    height = int(22 + 8.5 * values.shape[0])
-    return panels_figure([panel], height=max(height, 120))
+    trace = {"type": "heatmap", "z": _z(values, 2), "zmin": code_range[0], "zmax": code_range[1],
+             "colorscale": GRAY, "showscale": False, "customdata": index.tolist(), "xgap": 0, "ygap": 0,
+             "hovertemplate": "channel %{customdata}<br>value %{z:.2f}<extra></extra>"}
+    layout = {"height": max(int(22 + 8.5 * values.shape[0]), 120), "margin": {"l": 2, "r": 2, "t": 22, "b": 2},
+              "xaxis": {"visible": False, "fixedrange": True, "constrain": "domain"},
+              "yaxis": {"visible": False, "fixedrange": True, "autorange": "reversed", "scaleanchor": "x",
+                        "scaleratio": 1, "constrain": "domain"},
+              "annotations": [{"text": title, "x": 0.5, "y": 1.0, "xref": "paper", "yref": "paper",
+                               "xanchor": "center", "yanchor": "bottom", "showarrow": False, "font": {"size": 12}}],
+              "showlegend": False, "dragmode": False, "paper_bgcolor": "rgba(0,0,0,0)",
+              "plot_bgcolor": "rgba(0,0,0,0)", "font": FONT, "hoverlabel": {"font": {"size": 12}}}
+    return PrebuiltFigure({"data": [trace], "layout": layout})
 
 
 def loss_figure(history: dict[str, list[float]], height: int = 200) -> PrebuiltFigure:

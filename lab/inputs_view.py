@@ -28,7 +28,8 @@ PREVIEW_SIDE = 280  # the upload preview's longest side
 MAX_SEED = 2**31 - 1
 EXAMPLE_INDEX = 426  # a clear held-out "2" (bundled split): the stand-in before anything is drawn
 DEFAULTS = {"input_mode": "draw", "noise": 0.5, "noise_kind": "gaussian", "noise_seed": 0,
-            "noise_all": False, "pick_label": "any", "pick_index": EXAMPLE_INDEX}
+            "noise_all": False, "pick_set": "digits", "pick_label": "any", "pick_index": EXAMPLE_INDEX}
+PICK_SETS = {"digits": "Digits", "clothing": "Clothing"}
 
 
 @dataclass(frozen=True)
@@ -79,17 +80,14 @@ def _cached(slot: str, raw: bytes, convert, errors: type[Exception] = preprocess
 
 
 def _upload_to_digit(raw: bytes) -> tuple[np.ndarray, bytes]:
-    """The 28x28 digit and a small PNG preview (so reruns never resend a large photo)."""
-    from PIL import Image, ImageOps
-
-    digit = preprocess.from_image_bytes(raw)  # checks size, format and integrity first
-    img = ImageOps.exif_transpose(Image.open(io.BytesIO(raw)))
-    img.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
-    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
-        rgba = img.convert("RGBA")  # transparent -> white paper, as the digit reader sees it
-        img = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
+    """The 28x28 digit and a small PNG preview, both from one decoding of the upload (so reruns
+    never resend a large photo, and the photo is never decoded at full size twice)."""
+    img = preprocess.decode_photo(raw)  # checks size, format and integrity first
+    digit = preprocess.from_photo(img)
+    preview = img.copy()
+    preview.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
     buf = io.BytesIO()
-    img.convert("RGB").save(buf, format="PNG")
+    preview.save(buf, format="PNG")
     return digit, buf.getvalue()
 
 
@@ -108,8 +106,13 @@ def current_digit() -> Digit | str:
     """The digit the models should see now, or why an upload cannot be read (a message)."""
     mode = _value("input_mode")
     if mode == "pick":
-        index = int(_value("pick_index"))
-        image, label = resources.test_digit(index)
+        index, kind = int(_value("pick_index")), str(_value("pick_set"))
+        image, label = resources.test_digit(index, kind)
+        if kind == "clothing":
+            from ae_core.data import CLOTHING_CLASSES
+
+            return Digit(image, f"held-out clothing item #{index} (never seen in training): "
+                                f"{CLOTHING_CLASSES[label].lower()}, not a digit")
         return Digit(image, f"held-out test digit #{index} (never seen in training), label {label}")
     if mode == "upload":
         value = _upload()
@@ -129,6 +132,13 @@ def current_digit() -> Digit | str:
     if isinstance(value, str):
         return example(value)
     return Digit(value, DRAWN)
+
+
+def current_input() -> Digit:
+    """`current_digit()`, with the example standing in for an upload that cannot be read (the
+    uploader says why)."""
+    digit = current_digit()
+    return example("The models show an example until the upload can be read.") if isinstance(digit, str) else digit
 
 
 def _pad_digit(raw: bytes) -> np.ndarray:
@@ -170,20 +180,32 @@ def current_noise() -> NoiseChoice:
 # --- the widgets ---------------------------------------------------------------------------
 
 def _new_sample() -> None:
-    labels = resources.test_labels()
+    labels = resources.test_labels(str(_value("pick_set")))
     wanted = st.session_state.get("pick_label", "any")
     pool = np.arange(len(labels)) if wanted == "any" else np.flatnonzero(labels == int(wanted))
     st.session_state["pick_index"] = int(np.random.default_rng().choice(pool))
 
 
+def _new_set() -> None:
+    st.session_state["pick_label"] = "any"
+    _new_sample()
+
+
 def pick_ui() -> None:
+    from ae_core.data import class_names
+
     st.session_state.setdefault("pick_index", EXAMPLE_INDEX)
+    kind = st.segmented_control("Test set", list(PICK_SETS), default="digits", required=True, key="pick_set",
+                                format_func=PICK_SETS.get, on_change=_new_set,
+                                help="Clothing (Fashion-MNIST) is not what the digit models learned: an "
+                                     "autoencoder only works on the kind of data it was trained on.")
+    names = class_names(kind)
     left, right = st.columns([1, 1], vertical_alignment="bottom")
-    left.selectbox("Digit", ["any", *range(10)], key="pick_label", on_change=_new_sample,
-                   format_func=lambda v: "any digit" if v == "any" else str(v))
+    left.selectbox("Class", ["any", *range(10)], key="pick_label", on_change=_new_sample,
+                   format_func=lambda v: ("any digit" if kind == "digits" else "any item") if v == "any" else names[v])
     right.button("Another", icon=":material/casino:", key="pick_random", on_click=_new_sample,
-                 width="stretch", help="A random held-out digit of the chosen class")
-    st.caption("Digits from the held-out test split, never seen in training.")
+                 width="stretch", help="A random held-out image of the chosen class")
+    st.caption("From the held-out test split, never seen in training.")
 
 
 def upload_ui() -> None:

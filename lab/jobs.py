@@ -1,16 +1,31 @@
-"""Training jobs for the app: each run in its own trainer process, queued, cancellable.
+"""Training runs for the app: one small interface, two backends.
 
-No Streamlit here, and no TensorFlow: the run happens in `python -m ae_core.worker` (a fresh
+The sidebar talks to a backend through these calls (both backends have them):
+
+- `start(owner, preset, config, train_digits, quick, key)`: queue a run, or join the run with the
+  same key (preset, settings, training data, seed) that is queued, running or finished. Raises
+  `Busy` (this visitor has a run already) or `QueueFull`.
+- `job_of(owner)`: the visitor's latest run that is active or not yet collected, with its
+  progress (a `Job`); `position(job)`, `running_jobs()`, `queued()`, `max_running`.
+- `cancel(job, owner)`: leave the queue, or stop after the current batch and keep the model so
+  far. A visitor who joined someone else's run only leaves it while others still watch it.
+- `heartbeat(owner)`: the visitor's page is open; a run nobody watches for `idle_seconds` is
+  dropped from the queue or cancelled.
+- `result_folder(job)`, `collect(job, owner)`, `discard(job, owner)`, `promote(job, folder, name)`.
+
+`JobManager` (this module) is the embedded backend: trainer processes on this machine, no Redis.
+`lab.shared_queue.SharedQueue` is the shared one (RQ on Redis, `AE_QUEUE_URL`). `backend()`
+picks one for the server.
+
+No Streamlit here, and no TensorFlow: a run happens in `python -m ae_core.worker` (a fresh
 process at a lower CPU priority), which reports structured events on a pipe and saves the
-finished model, in the store's format with its ONNX files, into a private scratch folder.
-The app keeps one `JobManager` per server process (`st.cache_resource`); each browser session
-starts, watches, cancels and collects its own jobs through it.
-
-At most `max_running` runs train at once; later ones wait in a queue (first come, first
-served). Each visitor has at most one job queued or running.
+finished model, in the store's format with its ONNX files, into the server's private scratch
+folder (mode 0700, removed when the server exits).
 """
 from __future__ import annotations
 
+import atexit
+import hashlib
 import json
 import logging
 import os
@@ -27,29 +42,59 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-GRACE_SECONDS = 10.0  # after Cancel, the trainer is killed if it has not stopped by then
-KEEP_SECONDS = 24 * 3600  # scratch folders of runs nobody saved are removed after this
+GRACE_SECONDS = 10.0  # a trainer that has not stopped its batch loop this long after Cancel is killed
+STOP_GRACE_SECONDS = 120.0  # from the end of the batch loop to "saving": the epoch's validation pass
+KEEP_SECONDS = 3600.0  # a finished run nobody collected (its visitor left) is removed after this
+IDLE_SECONDS = 180.0  # a run nobody has watched this long is dropped (queued) or cancelled (running);
+# pages poll every second, but a browser runs a background tab's timers only once a minute
+QUEUE_MAX = 30  # runs waiting at most; more are refused with a message
 WORKER_NICE = 19  # the lowest priority: on a busy machine the pages win, training takes what is left
 ACTIVE = ("queued", "running")
+SCRATCH_PREFIX = "autoencoder-lab-"
 
 
 class Busy(RuntimeError):
-    """This visitor already has a job queued or running."""
+    """This visitor already has a run queued or running."""
+
+
+class QueueFull(RuntimeError):
+    """The queue holds its maximum of waiting runs."""
+
+
+def busy_message() -> str:
+    return ("You already have a training run queued or running (perhaps in another tab); cancel it "
+            "or wait for it to finish.")
+
+
+def full_message(waiting: int) -> str:
+    return (f"The training queue is full ({waiting} runs waiting). Try again in a few minutes, or "
+            "choose a model that is already trained.")
+
+
+def run_key(preset: str, config, train_digits: int | None, data_sha: str) -> str:
+    """What makes two runs the same: preset, every setting (the seed included) and the training
+    data (the bundled file's hash and how many of its digits)."""
+    blob = json.dumps({"preset": preset, "config": config.to_dict(), "digits": train_digits, "data": data_sha},
+                      sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:24]
 
 
 @dataclass
 class Job:
-    id: int
-    owner: str  # the session that started it
+    id: int | str
+    owner: str  # the visitor who started it
     preset: str
     config: object  # ae_core.config.TrainConfig
     train_digits: int | None = None
     quick: bool = False
+    key: str = ""  # run_key(...): identical requests join this run
     created: float = field(default_factory=time.monotonic)
     started: float | None = None  # when its process started
     finished: float | None = None
     status: str = "queued"  # queued, running, completed, stopped, diverged, failed, cancelled
-    error: str = ""
+    stage: str = "queued"  # queued, launching, loading, training, stopping, saving, done
+    error: str = ""  # failed: what happened, for visitors (no server paths)
+    note: str = ""  # cancelled: how ("left the queue", "before training began", ...)
     warning: str = ""  # a finished run whose loss says it did not learn
     epoch: int = 0
     epochs_done: int = 0
@@ -57,14 +102,20 @@ class Job:
     fraction: float = 0.0
     history: dict = field(default_factory=dict)
     first_event: float | None = None  # seconds from the request to the first progress event
+    first_epoch: float | None = None  # seconds from the request to the first epoch's event
     train_seconds: float | None = None  # Keras' fit time in the trainer (no start-up, no saving)
-    folder: Path | None = None  # the private scratch folder the trainer saves into
+    folder: Path | None = None  # the scratch folder holding the finished model on this server
     name: str | None = None  # the saved model's name in `folder` (None: nothing saved)
     cancel_requested: bool = False
-    saving: bool = False  # training is over; the trainer measures and saves the model
-    collected: bool = False
+    owners: set = field(default_factory=set)  # visitors who started or joined it
+    joined: set = field(default_factory=set)  # of those, who joined a run already there
+    collected: set = field(default_factory=set)  # visitors who took it into their session
+    holders: set = field(default_factory=set)  # visitors whose session still shows its model
     proc: subprocess.Popen | None = field(default=None, repr=False)
-    watcher: threading.Thread | None = field(default=None, repr=False)
+    owner_thread: threading.Thread | None = field(default=None, repr=False)
+
+    def __post_init__(self):
+        self.owners.add(self.owner)
 
     @property
     def running(self) -> bool:
@@ -73,6 +124,10 @@ class Job:
     @property
     def active(self) -> bool:
         return self.status in ACTIVE
+
+    @property
+    def saving(self) -> bool:
+        return self.stage == "saving"
 
     @property
     def seconds(self) -> float:
@@ -88,20 +143,64 @@ def _exit_message(code: int | None) -> str:
     return f"the trainer process stopped unexpectedly (exit code {code})"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def private_scratch(parent: Path | str | None = None) -> Path:
+    """A scratch folder for this server only (mode 0700), named with its process id; the
+    folders of servers that are gone (same user, dead pid) are removed."""
+    parent = Path(parent or tempfile.gettempdir())
+    parent.mkdir(parents=True, exist_ok=True)
+    for old in parent.glob(f"{SCRATCH_PREFIX}*"):
+        try:
+            pid = int(old.name[len(SCRATCH_PREFIX):].split("-")[0])
+            if old.stat().st_uid == os.getuid() and pid != os.getpid() and not _pid_alive(pid):
+                shutil.rmtree(old, ignore_errors=True)
+        except (ValueError, OSError):
+            continue
+    return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=parent))
+
+
 class JobManager:
-    """Queue and trainer processes for one server."""
+    """The embedded backend: a queue and trainer processes for one server."""
+
+    shared = False
 
     def __init__(self, max_running: int = 1, scratch_root: Path | str | None = None,
                  command: list[str] | None = None, grace_seconds: float = GRACE_SECONDS,
-                 nice: int = WORKER_NICE):
-        self._lock = threading.Lock()
+                 nice: int = WORKER_NICE, queue_max: int = QUEUE_MAX, idle_seconds: float = IDLE_SECONDS,
+                 stop_grace_seconds: float = STOP_GRACE_SECONDS):
+        self._lock = threading.RLock()
         self._jobs: dict[int, Job] = {}
         self._next = 1
+        self._seen: dict[str, float] = {}  # visitor -> last heartbeat (monotonic)
         self.max_running = max(1, int(max_running))
-        self.scratch_root = Path(scratch_root or Path(tempfile.gettempdir()) / "autoencoder-lab-runs")
+        self.queue_max = max(1, int(queue_max))
+        self.idle_seconds = float(idle_seconds)
+        self._scratch_parent = scratch_root
+        self._scratch: Path | None = None
         self.command = command or [sys.executable, "-m", "ae_core.worker"]
         self.grace_seconds = grace_seconds
+        self.stop_grace_seconds = stop_grace_seconds
         self.nice = nice  # added to the server's niceness in each trainer
+        self._reaper: threading.Thread | None = None
+        self._closed = False
+
+    @property
+    def scratch_root(self) -> Path:
+        """This server's private scratch folder, made on first use and removed at exit."""
+        with self._lock:
+            if self._scratch is None:
+                self._scratch = private_scratch(self._scratch_parent)
+                atexit.register(shutil.rmtree, self._scratch, True)
+            return self._scratch
 
     # --- queries -------------------------------------------------------------------------
 
@@ -123,64 +222,142 @@ class JobManager:
         return queue.index(job) + 1 if job in queue else 0
 
     def job_of(self, owner: str) -> Job | None:
-        """This session's latest job that is active or finished but not yet collected."""
+        """This visitor's latest run that is active or finished but not yet collected."""
         with self._lock:
-            mine = [j for j in self._jobs.values() if j.owner == owner and not j.collected]
-        return max(mine, key=lambda j: j.id) if mine else None
+            mine = [j for j in self._jobs.values() if owner in j.owners and owner not in j.collected]
+        return max(mine, key=lambda j: j.created) if mine else None
+
+    def heartbeat(self, owner: str) -> None:
+        with self._lock:
+            self._seen[owner] = time.monotonic()
 
     # --- actions -------------------------------------------------------------------------
 
     def start(self, owner: str, preset: str, config, train_digits: int | None = None,
-              quick: bool = False) -> Job:
-        """Queue a run for `owner`; it starts at once when fewer than `max_running` train.
+              quick: bool = False, key: str = "") -> Job:
+        """Queue a run for `owner`, or join the run with the same `key`; it starts at once when
+        fewer than `max_running` train. `owner in job.joined` says it joined.
 
         Raises:
-            Busy: when this visitor already has a job queued or running.
+            Busy: this visitor already has a run queued or running.
+            QueueFull: `queue_max` runs wait already.
         """
         with self._lock:
-            if any(j.owner == owner and j.active for j in self._jobs.values()):
-                raise Busy("You already have a training run queued or running; cancel it or wait "
-                           "for it to finish.")
-            # Finished jobs nobody collected within the hour (their session left) are dropped.
-            now = time.monotonic()
-            self._jobs = {i: j for i, j in self._jobs.items()
-                          if j.active or (not j.collected and now - (j.finished or now) < 3600)}
-            job = Job(self._next, owner, preset, config, train_digits=train_digits, quick=quick)
+            self._seen[owner] = time.monotonic()
+            if any(owner in j.owners and j.active and owner not in j.collected for j in self._jobs.values()):
+                raise Busy(busy_message())
+            same = self._joinable(key)
+            if same is not None:
+                same.owners.add(owner)
+                same.joined.add(owner)
+                same.collected.discard(owner)
+                return same
+            waiting = sum(j.status == "queued" for j in self._jobs.values())
+            if waiting >= self.queue_max:
+                raise QueueFull(full_message(waiting))
+            job = Job(self._next, owner, preset, config, train_digits=train_digits, quick=quick, key=key)
             self._next += 1
             self._jobs[job.id] = job
+        self._ensure_reaper()
         self._pump()
         return job
 
-    def cancel(self, job: Job) -> None:
-        """A queued job is dropped; a running one stops after its current batch (its model so
-        far is kept), or is killed if it has not stopped training after `grace_seconds` (a
-        trainer still loading TensorFlow, or stuck)."""
+    def _joinable(self, key: str) -> Job | None:
+        if not key:
+            return None
+        for j in sorted(self._jobs.values(), key=lambda j: -j.created):
+            if j.key == key and (j.active or (j.name is not None and j.folder is not None and j.folder.is_dir())):
+                return j if not j.cancel_requested else None
+        return None
+
+    def cancel(self, job: Job, owner: str | None = None) -> None:
+        """Leave the queue, or stop the run after its current batch (its model so far is kept).
+
+        A visitor who shares the run with others only leaves it. A trainer still starting (no
+        batch yet) is stopped at once: nothing was trained. One that has not stopped its batch
+        loop `grace_seconds` after the request is killed; the grace for the epoch's validation
+        pass, `stop_grace_seconds`, starts when the batch loop has stopped.
+        """
         with self._lock:
+            if owner is not None and len(job.owners - job.collected) > 1 and job.active:
+                job.owners.discard(owner)
+                job.joined.discard(owner)
+                return
             if job.status == "queued":
-                job.status, job.finished = "cancelled", time.monotonic()
+                job.status, job.stage, job.finished = "cancelled", "done", time.monotonic()
+                job.note = "left the queue"
                 return
             if not job.running or job.cancel_requested:
                 return
             job.cancel_requested = True
             proc = job.proc
+        if proc is not None:  # still launching: the owning thread sends it once the process runs
+            self._send_cancel(job)
+        threading.Thread(target=self._enforce, args=(job,), name=f"ae-cancel-{job.id}", daemon=True).start()
+
+    def _send_cancel(self, job: Job) -> None:
         try:
-            proc.stdin.write("cancel\n")
-            proc.stdin.flush()
-        except (OSError, ValueError):  # already gone: the watcher reports how it ended
+            job.proc.stdin.write("cancel\n")
+            job.proc.stdin.flush()
+        except (OSError, ValueError, AttributeError):  # already gone: its thread reports how it ended
             pass
-        timer = threading.Timer(self.grace_seconds, self._kill, args=(job,))
-        timer.daemon = True
-        timer.start()
 
-    def collect(self, job: Job) -> None:
+    def _enforce(self, job: Job) -> None:
+        """After Cancel: kill a trainer that has nothing to keep, or that does not stop in time."""
+        asked = time.monotonic()
+        stopped_at = None
+        while job.active:
+            with self._lock:
+                stage = job.stage
+            now = time.monotonic()
+            if stage in ("launching", "loading"):  # no batch has run: nothing to keep, stop now
+                job.note = "cancelled before training began"
+                self._kill(job)
+            elif stage == "training" and now - asked > self.grace_seconds:
+                log.warning("training job %s did not stop within %.0f s; killing it", job.id, self.grace_seconds)
+                self._kill(job)
+            elif stage == "stopping":
+                stopped_at = stopped_at or now
+                if now - stopped_at > self.stop_grace_seconds:
+                    log.warning("training job %s did not finish its epoch within %.0f s of stopping; killing it",
+                                job.id, self.stop_grace_seconds)
+                    self._kill(job)
+            elif stage == "saving":
+                return  # bounded: measuring and saving
+            time.sleep(0.05)
+
+    def collect(self, job: Job, owner: str | None = None) -> None:
+        """The visitor took the finished run into their session (or gave up on it)."""
         with self._lock:
-            job.collected = True
-            self._jobs.pop(job.id, None)
+            for o in ([owner] if owner is not None else list(job.owners)):
+                job.collected.add(o)
+                if job.name is not None:
+                    job.holders.add(o)
+            self._drop_if_unused(job)
 
-    def discard(self, job: Job) -> None:
-        """Forget a collected run and remove its scratch folder."""
+    def discard(self, job: Job, owner: str | None = None) -> None:
+        """The visitor is done with the run's model; its scratch folder goes once nobody needs it."""
+        with self._lock:
+            if owner is None:
+                job.holders.clear()
+            else:
+                job.holders.discard(owner)
+            self._drop_if_unused(job)
+
+    def _drop_if_unused(self, job: Job) -> None:
+        """Forget a finished run that no visitor holds or has still to collect: its scratch
+        folder goes, and it is no longer offered to identical requests."""
+        if job.active or job.holders or (job.owners - job.collected):
+            return
+        self._jobs.pop(job.id, None)
         if job.folder is not None:
             shutil.rmtree(job.folder, ignore_errors=True)
+
+    def result_folder(self, job: Job) -> Path:
+        """The local folder that holds the finished model (here: its scratch folder)."""
+        if job.name is None or job.folder is None:
+            raise ValueError(f"Run {job.id} has no saved model (status {job.status}).")
+        return job.folder
 
     def promote(self, job: Job, folder: Path, name: str | None = None) -> Path:
         """Save a finished run into `folder` as `name`, or as the next free `PRESET-vN`.
@@ -194,66 +371,78 @@ class JobManager:
         """
         from ae_core import store
 
-        if job.name is None or job.folder is None:
-            raise ValueError(f"Run {job.id} has no saved model (status {job.status}).")
+        src = self.result_folder(job)
         if name:
-            return store.copy(job.folder, job.name, folder, name=name)
-        return store.copy(job.folder, job.name, folder, base=job.preset)
+            return store.copy(src, job.name, folder, name=name)
+        return store.copy(src, job.name, folder, base=job.preset)
 
     # --- the trainer processes -----------------------------------------------------------
 
     def _pump(self) -> None:
-        """Start queued jobs while fewer than `max_running` train."""
+        """Start queued jobs while fewer than `max_running` train: each in its own thread, which
+        owns it from launch to reap."""
         while True:
             with self._lock:
-                if sum(j.running for j in self._jobs.values()) >= self.max_running:
+                if self._closed or sum(j.running for j in self._jobs.values()) >= self.max_running:
                     return
                 queue = sorted((j for j in self._jobs.values() if j.status == "queued"), key=lambda j: j.id)
                 if not queue:
                     return
                 job = queue[0]
-                job.status, job.started = "running", time.monotonic()
-            try:
-                self._launch(job)
-            except Exception as exc:  # noqa: BLE001 - e.g. no disk space for the scratch folder
-                log.exception("could not start training job %s", job.id)
-                self._finish(job, "failed", f"the trainer could not start ({type(exc).__name__}: {exc})")
+                job.status, job.stage, job.started = "running", "launching", time.monotonic()
+                job.owner_thread = threading.Thread(target=self._own, args=(job,), name=f"ae-train-{job.id}",
+                                                    daemon=True)
+            job.owner_thread.start()
+
+    def _own(self, job: Job) -> None:
+        try:
+            self._launch(job)
+        except Exception as exc:  # noqa: BLE001 - e.g. no disk space for the scratch folder
+            log.exception("could not start training job %s", job.id)
+            self._finish(job, "failed", f"the trainer could not start ({type(exc).__name__}"
+                         + (f": {exc.strerror}" if isinstance(exc, OSError) and exc.strerror else "") + ")")
+            return
+        self._watch(job)
 
     def _launch(self, job: Job) -> None:
-        self.scratch_root.mkdir(parents=True, exist_ok=True)
-        self._remove_old_scratch()
-        job.folder = Path(tempfile.mkdtemp(prefix=f"run-{job.id}-", dir=self.scratch_root))  # mode 0700
+        folder = Path(tempfile.mkdtemp(prefix=f"run-{job.id}-", dir=self.scratch_root))  # mode 0700
+        job.folder = folder
         request = {"preset": job.preset, "config": job.config.to_dict(), "train_digits": job.train_digits,
-                   "folder": str(job.folder), "name": f"{job.preset}-run", "nice": self.nice}
+                   "folder": str(folder), "name": f"{job.preset}-run", "nice": self.nice}
         env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3",
                "PYTHONPATH": os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH")) if p)}
-        stderr = open(job.folder / "worker.log", "wb")
+        with open(folder / "worker.log", "wb") as stderr:
+            proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                    stderr=stderr, cwd=ROOT, env=env, text=True, bufsize=1)
+        with self._lock:
+            job.proc = proc
+            cancelled = job.cancel_requested
         try:
-            job.proc = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=stderr, cwd=ROOT, env=env, text=True, bufsize=1)
-        finally:
-            stderr.close()
-        job.proc.stdin.write(json.dumps(request) + "\n")
-        job.proc.stdin.flush()
-        job.watcher = threading.Thread(target=self._watch, args=(job,), name=f"ae-train-{job.id}", daemon=True)
-        job.watcher.start()
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.flush()
+        except OSError:  # it died at once: the watch below reports how
+            pass
+        if cancelled:  # Cancel came while the process was being started
+            self._send_cancel(job)
 
     def _watch(self, job: Job) -> None:
-        """Read the trainer's events until it exits; then record how the run ended."""
+        """Read the trainer's events until it exits, reap it, and record how the run ended."""
         outcome = None
+        proc = job.proc
         try:
-            for line in job.proc.stdout:
-                try:
-                    event = json.loads(line)
-                except ValueError:
-                    continue
-                outcome = self._apply(job, event) or outcome
-            code = job.proc.wait()
+            with proc.stdout:
+                for line in proc.stdout:
+                    try:
+                        event = json.loads(line)
+                    except ValueError:
+                        continue
+                    outcome = self._apply(job, event) or outcome
+            code = proc.wait()
         except BaseException as exc:  # noqa: BLE001 - never leave a job "running" forever
             log.exception("watching training job %s failed", job.id)
-            self._kill(job, force=True)
+            self._kill(job)
             try:  # reap it, so the run is marked ended only once its trainer is gone
-                job.proc.wait(10)
+                proc.wait(10)
             except Exception:  # noqa: BLE001 - still marked failed below; the OS reaps it later
                 pass
             self._finish(job, "failed", f"the server lost track of the trainer ({type(exc).__name__})")
@@ -261,69 +450,90 @@ class JobManager:
         if outcome is not None and outcome.get("type") == "finished":
             self._finish(job, outcome["status"], "")
         elif job.cancel_requested and code is not None and code < 0:
+            if not job.note:
+                job.note = ("stopped by force: it did not stop in time, nothing was kept"
+                            if job.stage in ("training", "stopping") else "cancelled before training began")
             self._finish(job, "cancelled", "")
         else:
             error = (outcome or {}).get("error") or _exit_message(code)
             self._finish(job, "failed", error)
 
     def _apply(self, job: Job, event: dict) -> dict | None:
-        kind = event.get("type")
-        if kind in ("begin", "batch", "epoch") and job.first_event is None:
-            job.first_event = time.monotonic() - job.created
-        if kind == "saving":
-            job.saving = True
-        elif kind == "begin":
-            job.steps = int(event.get("steps") or 0)
-        elif kind == "batch":
-            job.epoch = int(event.get("epoch", job.epoch))
-            job.fraction = float(event.get("fraction", job.fraction))
-        elif kind == "epoch":
-            nan = float("nan")
-            job.history = {"loss": [*job.history.get("loss", []), _num(event.get("loss"), nan)],
-                           "val_loss": [*job.history.get("val_loss", []), _num(event.get("val_loss"), nan)]}
-            job.epochs_done = int(event["epoch"])
-            job.epoch = job.epochs_done
-            job.fraction = job.epochs_done / job.config.epochs
-        elif kind == "finished":
-            job.history = {k: [_num(v, float("nan")) for v in vals] for k, vals in event.get("history", {}).items()}
-            job.epochs_done = int(event.get("epochs_run", job.epochs_done))
-            job.name = event.get("name")
-            job.train_seconds = event.get("seconds")
-            job.warning = event.get("warning") or ""
-            return event
-        elif kind == "failed":
-            return event
-        return None
+        return apply_event(job, event)
 
     def _finish(self, job: Job, status: str, error: str) -> None:
         with self._lock:
             if job.finished is None:
-                job.status, job.error, job.finished = status, error, time.monotonic()
-        if job.proc is not None and job.proc.stdin:
-            try:
-                job.proc.stdin.close()
-            except OSError:
-                pass
+                job.status, job.error, job.finished, job.stage = status, error, time.monotonic(), "done"
+            proc = job.proc
+            folder = job.folder if job.name is None and status in ("failed", "cancelled", "diverged") else None
+        if folder is not None:  # nothing to keep; the trainer's log goes to the server's log
+            if status == "failed":
+                try:
+                    tail = (folder / "worker.log").read_text(errors="replace")[-4000:]
+                except OSError:
+                    tail = ""
+                log.warning("training job %s failed: %s\n%s", job.id, error, tail)
+            shutil.rmtree(folder, ignore_errors=True)
+        if proc is not None:
+            for pipe in (proc.stdin, proc.stdout):
+                try:
+                    if pipe:
+                        pipe.close()
+                except OSError:
+                    pass
         self._pump()
 
-    def _kill(self, job: Job, force: bool = False) -> None:
-        """Kill the trainer, unless (without `force`) it has stopped training and is saving:
-        Cancel keeps the model so far, and saving it takes a bounded few seconds."""
-        proc = job.proc
-        if proc is None or proc.poll() is not None or (job.saving and not force):
-            return
-        if not force:
-            log.warning("training job %s did not stop within %.0f s; killing it", job.id, self.grace_seconds)
-        proc.kill()
+    def _kill(self, job: Job) -> None:
+        with self._lock:
+            proc = job.proc
+        if proc is not None and proc.poll() is None:
+            proc.kill()
 
-    def _remove_old_scratch(self) -> None:
-        cutoff = time.time() - KEEP_SECONDS
-        for path in self.scratch_root.glob("run-*"):
+    # --- visitors who left, runs nobody collected ---------------------------------------
+
+    def _ensure_reaper(self) -> None:
+        with self._lock:
+            if self._reaper is None or not self._reaper.is_alive():
+                self._reaper = threading.Thread(target=self._reap_loop, name="ae-train-reaper", daemon=True)
+                self._reaper.start()
+
+    def _reap_loop(self) -> None:
+        while not self._closed:
+            time.sleep(1.0)
             try:
-                if path.stat().st_mtime < cutoff:
-                    shutil.rmtree(path, ignore_errors=True)
-            except OSError:
-                continue
+                self.reap()
+            except Exception:  # noqa: BLE001 - the next round tries again
+                log.exception("cleaning up training runs failed")
+            with self._lock:
+                if not self._jobs:
+                    self._reaper = None
+                    return
+
+    def reap(self, now: float | None = None) -> None:
+        """Drop queued runs nobody watches, cancel running ones, remove uncollected results."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            jobs = list(self._jobs.values())
+
+        def watched(job: Job) -> bool:
+            return any(now - self._seen.get(o, job.created) <= self.idle_seconds for o in job.owners - job.collected)
+
+        for job in jobs:
+            if job.status == "queued" and not watched(job):
+                with self._lock:
+                    if job.status == "queued":
+                        job.status, job.stage, job.finished = "cancelled", "done", now
+                        job.note = "dropped from the queue: nobody was watching it"
+            elif job.running and not job.cancel_requested and not watched(job):
+                log.info("training job %s: nobody watched it for %.0f s; cancelling", job.id, self.idle_seconds)
+                job.note = "cancelled: nobody was watching it"
+                self.cancel(job)
+            elif not job.active and job.finished is not None and now - job.finished > KEEP_SECONDS:
+                with self._lock:  # its visitors left long ago
+                    job.collected |= job.owners
+                    job.holders = {o for o in job.holders if now - self._seen.get(o, 0) <= KEEP_SECONDS}
+                    self._drop_if_unused(job)
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Cancel the queue, kill every trainer and wait until each run is marked ended."""
@@ -331,13 +541,71 @@ class JobManager:
             jobs = list(self._jobs.values())
             for job in jobs:
                 if job.status == "queued":
-                    job.status, job.finished = "cancelled", time.monotonic()
+                    job.status, job.stage, job.finished = "cancelled", "done", time.monotonic()
         for job in jobs:
-            self._kill(job, force=True)
+            self._kill(job)
         for job in jobs:
-            if job.watcher is not None:
-                job.watcher.join(timeout)
+            if job.owner_thread is not None:
+                job.owner_thread.join(timeout)
+
+
+def apply_event(job: Job, event: dict) -> dict | None:
+    """Fold one trainer event into `job`; returns the event when it ends the run."""
+    kind = event.get("type")
+    if kind in ("started", "loading") and job.stage in ("queued", "launching"):
+        job.stage = "loading"
+    if kind in ("begin", "batch", "epoch") and job.first_event is None:
+        job.first_event = time.monotonic() - job.created
+    if kind == "begin":
+        job.steps = int(event.get("steps") or 0)
+        job.stage = "training"
+    elif kind == "batch":
+        job.stage = "stopping" if job.stage == "stopping" else "training"
+        job.epoch = int(event.get("epoch", job.epoch))
+        job.fraction = float(event.get("fraction", job.fraction))
+    elif kind == "stopping":
+        job.stage = "stopping"
+    elif kind == "saving":
+        job.stage = "saving"
+    elif kind == "epoch":
+        if job.first_epoch is None:
+            job.first_epoch = time.monotonic() - job.created
+        nan = float("nan")
+        job.history = {"loss": [*job.history.get("loss", []), _num(event.get("loss"), nan)],
+                       "val_loss": [*job.history.get("val_loss", []), _num(event.get("val_loss"), nan)]}
+        job.epochs_done = int(event["epoch"])
+        job.epoch = job.epochs_done
+        job.fraction = job.epochs_done / job.config.epochs
+    elif kind == "finished":
+        job.history = {k: [_num(v, float("nan")) for v in vals] for k, vals in event.get("history", {}).items()}
+        job.epochs_done = int(event.get("epochs_run", job.epochs_done))
+        job.name = event.get("name")
+        job.train_seconds = event.get("seconds")
+        job.warning = event.get("warning") or ""
+        if event.get("status") == "cancelled":
+            job.note = job.note or "cancelled before training began"
+        return event
+    elif kind == "failed":
+        return event
+    return None
 
 
 def _num(value, default: float) -> float:
     return default if value is None else float(value)
+
+
+def backend(settings=None):
+    """The server's training backend: the shared RQ queue when `AE_QUEUE_URL` is set, else this
+    server's own `JobManager` (`lab.resources.job_manager()`)."""
+    from .settings import Settings
+
+    settings = settings or Settings.from_env()
+    if settings.queue_url:
+        from .shared_queue import shared_queue
+
+        return shared_queue(settings.queue_url, settings.queue_max, settings.idle_seconds)
+    from . import resources
+
+    manager = resources.job_manager()
+    manager.queue_max, manager.idle_seconds = settings.queue_max, settings.idle_seconds
+    return manager

@@ -110,6 +110,7 @@ function panelNode(title, label, kind) {
   const cap = el("figcaption", "", title);
   const box = el("div", "box");
   const canvas = el("canvas");
+  canvas.width = canvas.height = 28; // square until painted (a canvas is 300 x 150 by default)
   canvas.setAttribute("role", "img");
   canvas.setAttribute("aria-label", label);
   box.append(canvas);
@@ -464,7 +465,9 @@ function build(root, data) {
   s.toggleBox.addEventListener("change", () => { s.showChannels = s.toggleBox.checked; s.schedule(); });
   right.append(s.status, s.rowsBox, s.inputLine, s.toggle);
   grid.append(left, right);
-  root.append(grid); // append: the element also holds the component's <style>
+  const box = el("div", "lab-box");
+  box.append(grid);
+  root.append(box); // append: the element also holds the component's <style>
 
   s.schedule = () => {
     if (s.frame) return;
@@ -550,6 +553,7 @@ function build(root, data) {
       outs.push({ noisy: given, code: enc[0], logvar: enc[1], recon, metrics: metrics(clean, recon) });
     }
     s.paint({ clean, noisy, hint, caption, noisyMetrics: metrics(clean, noisy), outputs: outs });
+    s.computed = true;
     labStats.computes++;
     labStats.lastComputeMs = performance.now() - t0;
   };
@@ -628,8 +632,8 @@ function update(s, data) {
     if (!s.rows.length) s.rowsBox.append(el("p", "empty", "No model chosen: choose one or more above."));
   }
   s.toggle.hidden = !s.models.some((m) => m.code_shape.length === 3);
+  if (data.result && !(s.inPage && s.computed)) s.fromServer(data.result);
   if (s.inPage) s.schedule();
-  else if (data.result) s.fromServer(data.result);
 }
 
 export default function ({ parentElement, data, setStateValue }) {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -24,10 +25,12 @@ from ae_core import noise
 from ae_core.preprocess import PEN_FRACTION
 
 from . import engine, pagejs, runtime
-from .inputs_view import DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
+from .inputs_view import DRAWING, DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
 from .naming import title
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
+SERVED = "_lab_served"  # session key: the server has drawn this session's rows once
+FIELDS_SENT = "_noise_fields_sent"  # session key: the seeds whose noise fields the page has
 NEXT_SEED = "_next_noise_seed"  # session key: the seed "New noise" gives next (its field is sent ahead)
 HERE = Path(__file__).parent
 METRIC_HELP = {
@@ -110,18 +113,23 @@ def _result(digit: Digit, choice: NoiseChoice, models: list[engine.LoadedModel],
                         for o in r.outputs]}
 
 
-def lab_ui(digit: Digit, example: Digit, choice: NoiseChoice, models: list[engine.LoadedModel],
+def lab_ui(current: Callable[[], Digit], example: Digit, choice: NoiseChoice, models: list[engine.LoadedModel],
            denoisers: dict[str, bool], about: dict[str, str], plain: frozenset[str]) -> None:
-    """The element. `digit` is the input the server knows (the drawing the page reported, or the
-    test digit or upload); `example` the stand-in shown while the pad is empty."""
+    """The element. `current()` gives the input the server knows (the drawing the page reported, or
+    the test digit or upload); `example` is the stand-in shown while the pad is empty.
+
+    With the runtime and the pad, the page turns the strokes into the digit itself: the server
+    does not convert the drawing it is told about here (Explore converts it when it is opened)."""
     status = runtime.status()
     entries = [_model(m, denoisers[m.key], about[m.key], status.ready) for m in models]
     in_page = status.ready and all(e.get("enc") and e.get("dec") for e in entries)
+    mode = "draw" if st.session_state.get("input_mode", "draw") == "draw" else "image"
+    digit = example if in_page and mode == "draw" else current()
     saved = drawing() or {}
     data = {
         "in_page": in_page, "note": "" if in_page else (status.message or SERVER_NOTE),
-        "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url()},
-        "pen": PEN_FRACTION, "mode": "draw" if st.session_state.get("input_mode", "draw") == "draw" else "image",
+        "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url(), "version": runtime.VERSION},
+        "pen": PEN_FRACTION, "mode": mode,
         "strokes": saved.get("strokes") or [], "size": saved.get("size") or 0,
         "image": _b64(digit.image), "caption": digit.caption,
         "example": _b64(example.image), "example_hint": example.hint, "example_caption": example.caption,
@@ -130,10 +138,15 @@ def lab_ui(digit: Digit, example: Digit, choice: NoiseChoice, models: list[engin
         "noise_kinds": [[k, NOISE_LABELS[k]] for k in noise.KINDS], "max_seed": MAX_SEED,
         "metric_help": METRIC_HELP, "models": entries,
     }
-    if in_page:
+    if in_page:  # each seed's noise fields go to the page once; it keeps them
         nxt = _next_seed(choice.seed)
+        sent = st.session_state.setdefault(FIELDS_SENT, set())
         data["next_seed"] = nxt
-        data["fields"] = {str(choice.seed): _fields(choice.seed), str(nxt): _fields(nxt)}
-    else:
+        data["fields"] = {str(seed): _fields(seed) for seed in (choice.seed, nxt) if seed not in sent}
+        sent.update((choice.seed, nxt))
+    if not in_page or not st.session_state.get(SERVED):
+        # Also on a session's first run with the runtime: the rows show at once, drawn by the
+        # server, while the page loads the runtime and the models (a second or two).
         data["result"] = _result(digit, choice, models, plain)
+        st.session_state[SERVED] = True
     _component()(key=KEY, data=data, on_drawing_change=_changed, on_noise_change=_changed)

@@ -2,14 +2,34 @@
 // element's module). The runtime is loaded once per page from the app's own server (lab/runtime.py
 // publishes it under /app/static/ort/), and one InferenceSession is kept per model file. Model
 // URLs are content-addressed (/app/static/models/<sha256>.onnx), so a kept session is never stale.
-// `info` is the element's `data.ort`: {module, wasm}, absolute paths on this server.
+// `info` is the element's `data.ort`: {module, wasm, version}, absolute paths on this server.
+//
+// Streamlit serves static files without Cache-Control, so a browser may fetch the 14 MB engine
+// again on a later visit. The engine and the model files never change under their names (the
+// engine's folder is per version, the models' names are their hashes), so they are kept in the
+// Cache API and handed to onnxruntime-web as bytes. Without the Cache API (a page served over
+// plain http to another machine) they are fetched as usual.
 
 const aeOrt = (window.__aeOrt = window.__aeOrt || { lib: null, sessions: new Map() });
 
+async function ortBytes(url, info) {
+  const full = location.origin + url;
+  const store = typeof caches !== "undefined" ? await caches.open("ae-lab-ort-" + info.version).catch(() => null) : null;
+  let response = store && await store.match(full);
+  if (!response) {
+    response = await fetch(full);
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    if (store) await store.put(full, response.clone()).catch(() => {});
+  }
+  return new Uint8Array(await response.arrayBuffer());
+}
+
 function ortLib(info) {
   if (!aeOrt.lib) {
-    aeOrt.lib = import(location.origin + info.module).then((ort) => {
+    aeOrt.lib = Promise.all([import(location.origin + info.module),
+      ortBytes(info.wasm + "ort-wasm-simd-threaded.wasm", info)]).then(([ort, wasm]) => {
       ort.env.wasm.wasmPaths = location.origin + info.wasm;
+      ort.env.wasm.wasmBinary = wasm;
       ort.env.wasm.numThreads = 1; // the page is not cross-origin isolated: one thread anyway
       ort.env.logLevel = "error";
       return ort;
@@ -23,10 +43,9 @@ function ortLib(info) {
 function ortSession(url, info) {
   let entry = aeOrt.sessions.get(url);
   if (!entry) {
-    entry = ortLib(info).then(async (ort) => ({
+    entry = Promise.all([ortLib(info), ortBytes(url, info)]).then(async ([ort, bytes]) => ({
       ort,
-      session: await ort.InferenceSession.create(location.origin + url,
-        { executionProviders: ["wasm"], graphOptimizationLevel: "all" }),
+      session: await ort.InferenceSession.create(bytes, { executionProviders: ["wasm"], graphOptimizationLevel: "all" }),
       queue: Promise.resolve(),
     }));
     aeOrt.sessions.set(url, entry);

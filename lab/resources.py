@@ -19,16 +19,28 @@ def dataset():
     return load_bundled()
 
 
+@st.cache_resource(show_spinner=False)
+def clothing():
+    """The bundled clothing items (read only, shared)."""
+    from ae_core.data import load_clothing
+
+    return load_clothing()
+
+
+def _set(kind: str):
+    return clothing() if kind == "clothing" else dataset()
+
+
 @st.cache_data(show_spinner=False)
-def test_labels() -> np.ndarray:
-    """Labels of the held-out split (the one the evaluation uses)."""
-    return dataset().y_test.copy()
+def test_labels(kind: str = "digits") -> np.ndarray:
+    """Labels of the held-out split (the one the evaluation uses) of "digits" or "clothing"."""
+    return _set(kind).y_test.copy()
 
 
 @st.cache_data(show_spinner=False, max_entries=256)
-def test_digit(index: int) -> tuple[np.ndarray, int]:
-    """One held-out digit (28, 28) and its label."""
-    d = dataset()
+def test_digit(index: int, kind: str = "digits") -> tuple[np.ndarray, int]:
+    """One held-out image (28, 28) of "digits" or "clothing", and its label."""
+    d = _set(kind)
     return d.x_test[index].copy(), int(d.y_test[index])
 
 

@@ -1,12 +1,10 @@
 """onnxruntime-web for the page: fetched once from the npm registry, verified, served by Streamlit.
 
-The package's tarball is checked against the registry's sha512 before anything is read from it;
-only FILES are taken from its `package/dist/` into a cache outside the repository (a temporary
-folder renamed into place), with their sha256 in `manifest.json`. They are then published into
-`<app>/static/ort/` (hard links, or copies on another file system; Streamlit refuses a symlink
-that leads out of `static/`), hashed again there, and stamped with size and mtime so `status()`
-can re-check them on every rerun for the cost of a few `stat` calls.
-No Streamlit here: the app, the tests and the benchmarks share it.
+The tarball must match the registry's sha512 before anything is read from it; only FILES are
+taken from it, into a cache outside the repository (a temporary folder renamed into place) with
+their sha256 in `manifest.json`, then published into `<app>/static/ort/` (hard links or copies:
+Streamlit refuses a symlink out of `static/`), hashed again and stamped with size and mtime, so
+`status()` re-checks them on every run with a few `stat` calls. See docs/runtime.md.
 """
 from __future__ import annotations
 
@@ -20,6 +18,7 @@ import shutil
 import tarfile
 import tempfile
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -46,8 +45,8 @@ class Status(NamedTuple):
     message: str  # one line for visitors when not ready; "" when ready
 
 
-class Rejected(ValueError):
-    """A download or file that is not the pinned package (the message is shown to visitors)."""
+class Rejected(ValueError):  # not the pinned package; the message is shown to visitors
+    pass
 
 
 _lock = threading.Lock()
@@ -167,8 +166,16 @@ def _verified(cache: Path) -> dict[str, str] | None:
     return None
 
 
+def _remove_stale(folder: Path, pattern: str) -> None:
+    """Temporary folders of a process killed mid-way (a download holds 33 MB)."""
+    for p in folder.glob(pattern):
+        if time.time() - p.stat().st_mtime > 3600:  # older than any download or publish
+            shutil.rmtree(p, ignore_errors=True)
+
+
 def _download(cache: Path) -> dict[str, str]:
     cache.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale(cache.parent, f".{cache.name}.*")
     with tempfile.TemporaryDirectory(dir=cache.parent, prefix=f".{cache.name}.") as tmp:
         tgz, out, digest = Path(tmp) / "package.tgz", Path(tmp) / "files", hashlib.sha512()
         with urllib.request.urlopen(os.environ.get("AE_RUNTIME_URL") or URL, timeout=TIMEOUT) as r, \
@@ -205,13 +212,17 @@ def _publish(cache: Path, hashes: dict[str, str]) -> None:
     if _published() is None:
         return
     STATIC.mkdir(parents=True, exist_ok=True)
+    _remove_stale(STATIC, ".tmp-ort-*")
     tmp = Path(tempfile.mkdtemp(dir=STATIC, prefix=".tmp-ort-"))
     os.chmod(tmp, 0o755)  # mkdtemp makes it private; a front web server may read it as another user
     old = tmp.with_name(tmp.name + "-old")
     try:
         stamp = {"version": VERSION, "files": {}}
         for name in FILES:
-            _link_or_copy(cache / name, tmp / name)
+            try:
+                os.link(cache / name, tmp / name)
+            except OSError:  # another file system, or no links allowed: a copy serves the same
+                shutil.copyfile(cache / name, tmp / name)
             if _sha256(tmp / name) != hashes[name]:
                 raise Rejected("a cached file failed its check")
             st = (tmp / name).stat()
@@ -225,17 +236,10 @@ def _publish(cache: Path, hashes: dict[str, str]) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def _link_or_copy(src: Path, dst: Path) -> None:
-    try:
-        os.link(src, dst)
-    except OSError:  # another file system, or links not allowed: a copy serves the same
-        shutil.copyfile(src, dst)
-
-
 def publish_model(path: Path, sha256: str) -> str | None:
     """Serve an ONNX file at /app/static/models/<sha256>.onnx (the page caches it by that hash).
 
-    Returns the URL path, or None when it cannot be published (logged once per call)."""
+    Returns the URL path, or None when it cannot be published (with a log line)."""
     if not re.fullmatch(r"[0-9a-f]{64}", sha256):
         raise ValueError(f"sha256 must be 64 lowercase hex digits. Received: sha256={sha256!r}")
     target, url = STATIC / "models" / f"{sha256}.onnx", f"/app/static/models/{sha256}.onnx"

@@ -26,8 +26,15 @@ class Settings:
     allow_training: bool = True  # AE_ALLOW_TRAINING=0 turns the sidebar training off
     max_epochs: int = 50  # AE_MAX_EPOCHS: cap on epochs per run
     max_batch_size: int = 512  # AE_MAX_BATCH_SIZE: largest batch size offered
-    train_digits: int = 8000  # AE_TRAIN_DIGITS: training digits per run (validation: a quarter)
-    max_runs: int = 1  # AE_MAX_RUNS: trainer processes at once; later runs wait in a queue
+    # AE_TRAIN_DIGITS: training digits per run (default: all 7,000 bundled ones); validation uses a
+    # quarter as many (at least 64, at most the 1,000 validation digits)
+    train_digits: int = 7000
+    max_runs: int = 1  # AE_MAX_RUNS: trainer processes at once (embedded backend); later runs queue
+    queue_url: str = ""  # AE_QUEUE_URL=redis://HOST:PORT/DB: the shared RQ queue instead of this server's
+    queue_max: int = 30  # AE_QUEUE_MAX: runs waiting at most; more are refused with a message
+    # AE_IDLE_SECONDS: a run nobody watched this long is dropped or cancelled. A page polls every
+    # second, but browsers slow the timers of background tabs to once a minute: keep it above that.
+    idle_seconds: int = 180
     problems: tuple[str, ...] = field(default=(), compare=False)  # notes about ignored values
 
     @classmethod
@@ -37,6 +44,13 @@ class Settings:
         for key, name in (("AE_PRETRAINED_DIR", "pretrained_dir"), ("AE_MODELS_DIR", "models_dir")):
             if env.get(key):
                 kw[name] = Path(env[key]).expanduser()
+        url = env.get("AE_QUEUE_URL", "").strip()
+        if url:
+            if url.startswith(("redis://", "rediss://", "unix://")):
+                kw["queue_url"] = url
+            else:
+                problems.append("AE_QUEUE_URL should look like redis://HOST:PORT/DB; it was not, so "
+                                "this server trains on its own (no shared queue).")
         if env.get("AE_ALLOW_TRAINING"):
             flag = _flag(env["AE_ALLOW_TRAINING"])
             if flag is None:
@@ -44,7 +58,8 @@ class Settings:
                                 "so training stays off.")
             kw["allow_training"] = bool(flag)
         limits = {"AE_MAX_EPOCHS": ("max_epochs", 1, 500), "AE_MAX_BATCH_SIZE": ("max_batch_size", 16, 4096),
-                  "AE_TRAIN_DIGITS": ("train_digits", 64, 60000), "AE_MAX_RUNS": ("max_runs", 1, 16)}
+                  "AE_TRAIN_DIGITS": ("train_digits", 64, 60000), "AE_MAX_RUNS": ("max_runs", 1, 16),
+                  "AE_QUEUE_MAX": ("queue_max", 1, 10000), "AE_IDLE_SECONDS": ("idle_seconds", 5, 86400)}
         for key, (name, lo, hi) in limits.items():
             if env.get(key):
                 try:

@@ -1,20 +1,28 @@
 """The sidebar: retrain a preset, watch it learn, cancel it, keep or save the result.
 
-Runs train in trainer processes (`lab.jobs`); this page only reads their progress and loads the
-finished model's ONNX files from the run's scratch folder.
+Runs train elsewhere (`lab.jobs`: this server's trainer processes, or the shared RQ queue with
+`AE_QUEUE_URL`); this page only reads their progress and loads the finished model's ONNX files.
+
+Visitors are told apart by Streamlit's XSRF cookie (`_streamlit_xsrf`, read through
+`st.context.cookies`): the browser keeps it across tabs and reloads, so one browser has one run
+on every server. Its token is hashed, never shown or stored. Where there is no cookie (XSRF
+protection off, a test harness) each browser session is its own visitor.
 """
 from __future__ import annotations
 
+import binascii
 import dataclasses
-import itertools
+import hashlib
 import uuid
 
 import numpy as np
 import streamlit as st
 
-from . import engine, figures, resources
+from ae_core.worker import public_text
+
+from . import engine, figures, jobs, resources
 from .errors import guarded
-from .jobs import Busy, Job
+from .jobs import Busy, Job, QueueFull
 from .settings import Settings
 
 QUICK_EPOCHS = 2
@@ -23,7 +31,9 @@ SESSION_MODELS = "session_models"  # session_state: key -> SessionModel
 FORM_KEYS = ("train_preset", "train_epochs", "train_batch", "train_lr", "train_noise")
 FORM_MEMORY = "_train_form"  # session_state: the form's last values (widgets not drawn lose theirs)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.1, 1.0)
-_counter = itertools.count(1)
+NOISE_MEMORY = "_train_noise_by_preset"  # session_state: preset -> its noise slider's last value
+RETRAINED = "_retrained_count"  # session_state: preset -> the last "retrained #N" given
+XSRF_COOKIE = "_streamlit_xsrf"
 
 
 @dataclasses.dataclass
@@ -34,10 +44,40 @@ class SessionModel:
     job: Job
 
 
+def visitor_from_cookie(raw) -> str | None:
+    """A visitor id from the value of Streamlit's XSRF cookie ("2|mask|masked token|time"): the
+    token is the same in every tab of a browser and across reloads (the mask changes, the token
+    does not); only its hash is kept."""
+    if not isinstance(raw, str) or not raw:
+        return None
+    parts = raw.strip("\"'").split("|")
+    token = raw
+    try:
+        if parts[0] == "2" and len(parts) == 4:
+            mask, masked = binascii.a2b_hex(parts[1]), binascii.a2b_hex(parts[2])
+            token = bytes(b ^ mask[i % 4] for i, b in enumerate(masked)).hex()
+    except (binascii.Error, IndexError):
+        return None
+    return "b-" + hashlib.sha256(token.encode()).hexdigest()[:24]
+
+
+def _browser_visitor() -> str | None:
+    try:
+        return visitor_from_cookie(st.context.cookies.get(XSRF_COOKIE))
+    except Exception:  # noqa: BLE001 - no request context (a test harness)
+        return None
+
+
 def session_id() -> str:
+    """The visitor: a hash of the browser's XSRF token, or one id per browser session."""
     if "session_id" not in st.session_state:
-        st.session_state["session_id"] = uuid.uuid4().hex
+        st.session_state["session_id"] = _browser_visitor() or uuid.uuid4().hex
     return st.session_state["session_id"]
+
+
+def manager():
+    """The training backend (embedded or shared; see `lab.jobs.backend`)."""
+    return jobs.backend()
 
 
 def session_models() -> dict[str, SessionModel]:
@@ -48,17 +88,39 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
+def _title(preset: str) -> str:
+    from ae_core.presets import PRESETS
+
+    return PRESETS[preset].title if preset in PRESETS else preset
+
+
+def _run_key(preset_name: str, config, digits: int) -> str:
+    data = resources.dataset()
+    return jobs.run_key(preset_name, config, min(digits, len(data.x_train)), data.sha256)
+
+
 def start(settings: Settings, preset_name: str, config, quick: bool = False) -> Job | None:
-    """Queue a run for this session; shows why not when training is off or one is pending."""
+    """Queue a run for this visitor, or join the identical one; shows why not when training is
+    off, the settings pass this server's caps, the visitor has a run, or the queue is full."""
     if not settings.allow_training:
         st.warning("Training is turned off on this server.")
         return None
+    if config.epochs > settings.max_epochs or config.batch_size > settings.max_batch_size:
+        st.warning(f"This server trains at most {settings.max_epochs} epochs with batches of at most "
+                   f"{settings.max_batch_size}; lower the settings.")
+        return None
     digits = QUICK_DIGITS if quick else settings.train_digits
     try:
-        return resources.job_manager().start(session_id(), preset_name, config, train_digits=digits, quick=quick)
-    except Busy as exc:
+        job = manager().start(session_id(), preset_name, config, train_digits=digits, quick=quick,
+                              key=_run_key(preset_name, config, digits))
+    except (Busy, QueueFull) as exc:
         st.warning(str(exc), icon=":material/hourglass_top:")
         return None
+    if session_id() in job.joined:
+        _note("info", f"{_title(preset_name)}: joined a run already "
+              + ("finished" if not job.active else "training")
+              + " with the same settings (someone pressed Train first), so it trains only once.")
+    return job
 
 
 def quick_config(preset_name: str):
@@ -73,41 +135,56 @@ def _note(kind: str, text: str) -> None:
 
 
 def collect_finished() -> str | None:
-    """Move this session's finished job into its models; returns the new model's key or None.
+    """Move this visitor's finished run into their models; returns the new model's key or None.
 
-    The job is collected only once its model is loaded: if loading raises, the run stays and the
+    The run is collected only once its model is loaded: if loading raises, the run stays and the
     next rerun tries again.
     """
-    manager = resources.job_manager()
-    job = manager.job_of(session_id())
+    backend, me = manager(), session_id()
+    backend.heartbeat(me)
+    job = backend.job_of(me)
     if job is None or job.active:
         return None
-    from ae_core.presets import PRESETS
-
-    title = PRESETS[job.preset].title if job.preset in PRESETS else job.preset
+    if any(m.job.id == job.id for m in session_models().values()):  # already here (another tab)
+        backend.collect(job, me)
+        return None
+    title = _title(job.preset)
     if job.status in ("failed", "cancelled") or job.name is None:
         if job.status == "failed":
-            _note("error", f"Training {title} failed: {job.error}. The server is fine; try again.")
+            _note("error", f"Training {title} failed: {public_text(job.error)}. The server is fine; try again.")
         elif job.status == "cancelled":
-            _note("info", f"Training {title} was cancelled; nothing was kept.")
+            if job.note == "left the queue":
+                _note("info", f"You left the queue: {title} was cancelled before it started, so nothing was trained.")
+            elif "before training began" in job.note:
+                _note("info", f"Training {title} was cancelled before it began; nothing was trained.")
+            else:
+                _note("info", f"Training {title} was {job.note or 'cancelled'}.")
         else:  # diverged: the loss became NaN, the trainer saved nothing
             _note("error", f"Training {title} diverged (the loss became NaN); nothing was kept. "
                   "Try a smaller learning rate.")
-        manager.collect(job)
-        manager.discard(job)
+        backend.collect(job, me)
+        backend.discard(job, me)
         return None
-    n = sum(1 for m in session_models().values() if m.loaded.preset == job.preset) + 1
-    loaded = engine.load_stored(job.folder, job.name, "session", resources.dataset().x_test)
+    try:
+        folder = backend.result_folder(job)
+    except ValueError as exc:
+        backend.collect(job, me)
+        _note("error", f"Training {title} finished, but its model could not be fetched: {exc}")
+        return None
+    loaded = engine.load_stored(folder, job.name, "session", resources.dataset().x_test)
     if isinstance(loaded, engine.LoadFailure):
-        manager.collect(job)
-        _note("error", f"Training {title} finished, but its model could not be loaded: {loaded.message}")
+        backend.collect(job, me)
+        _note("error", f"Training {title} finished, but its model could not be loaded: "
+              f"{public_text(loaded.message)}")
         return None
     from .naming import title as display_name
 
-    key, name = f"session:{next(_counter)}", f"{job.preset}-retrained-{n}"
+    counts = st.session_state.setdefault(RETRAINED, {})
+    n = counts[job.preset] = counts.get(job.preset, 0) + 1  # increases: a number is never given twice
+    key, name = f"session:{uuid.uuid4().hex[:12]}", f"{job.preset}-retrained-{n}"
     loaded = dataclasses.replace(loaded, key=key, name=name, title=display_name("session", name, job.preset))
     session_models()[key] = SessionModel(loaded, job)
-    manager.collect(job)
+    backend.collect(job, me)
     val = job.history.get("val_loss", [float("nan")])[-1]
     word = "finished" if job.status == "completed" else "stopped early"
     text = (f"{title}: {word} after {plural(job.epochs_done, 'epoch')}, validation loss {val:.4f}. "
@@ -124,11 +201,17 @@ def change_selection(add: str | None = None, remove: str | None = None) -> None:
 
 def _job_status(job: Job) -> None:
     epochs = job.config.epochs
-    label = f"Epoch {min(job.epoch + 1, epochs)} of {epochs} · {job.seconds:.0f} s"
-    if not job.steps and not job.epochs_done:  # the trainer process reports when Keras begins
-        label = f"Starting the trainer · {job.seconds:.0f} s (it loads TensorFlow: a few seconds)"
     if job.cancel_requested:
-        label = "Stopping after this batch…"
+        label = {"stopping": "Stopping: finishing this epoch's validation pass, then keeping the model so far…",
+                 "saving": "Stopped: saving the model so far…",
+                 "training": "Stopping after this batch…"}.get(job.stage, "Cancelling: training had not begun…")
+    elif job.stage in ("queued", "launching", "loading"):
+        label = (f"Starting the trainer · {job.seconds:.0f} s: it loads TensorFlow, then training begins "
+                 "(a few seconds)")
+    elif job.stage == "saving":
+        label = f"Trained {plural(job.epochs_done, 'epoch')}: measuring and saving the model…"
+    else:
+        label = f"Epoch {min(job.epoch + 1, epochs)} of {epochs} · {job.seconds:.0f} s"
     st.progress(float(np.clip(job.fraction, 0, 1)), text=label)
     if job.history.get("loss"):
         st.plotly_chart(figures.loss_figure(job.history, height=180), config=figures.CONFIG,
@@ -139,22 +222,25 @@ def _job_status(job: Job) -> None:
 
 @guarded("showing the training progress")
 def _live_panel() -> None:
-    """Polled once a second while this session's job is queued or runs; reruns the app at the end."""
-    manager = resources.job_manager()
-    job = manager.job_of(session_id())
+    """Polled once a second while this visitor's run is queued or runs; reruns the app at the end."""
+    backend, me = manager(), session_id()
+    backend.heartbeat(me)  # someone is watching: the run is not dropped
+    job = backend.job_of(me)
     if job is None or not job.active:
         st.rerun(scope="app")  # finished: collect it and refresh the model list
         return
-    st.markdown(f"**Training {job.preset}**" + (" (quick run)" if job.quick else ""))
+    shared = " (shared with others who pressed Train with the same settings)" if len(job.owners) > 1 else ""
+    st.markdown(f"**Training {_title(job.preset)}**" + (" (quick run)" if job.quick else "") + shared)
     if job.status == "queued":
-        running = len(manager.running_jobs())
-        st.info(f"Queued: position {manager.position(job)}. {plural(running, 'run')} training on this server; "
+        running = len(backend.running_jobs())
+        where = "the shared queue" if backend.shared else "this server"
+        st.info(f"Queued: position {backend.position(job)}. {plural(running, 'run')} training on {where}; "
                 "yours starts when one ends.", icon=":material/hourglass_top:")
         st.button("Cancel", icon=":material/close:", key="cancel_training", width="stretch",
-                  on_click=manager.cancel, args=(job,), help="Leaves the queue.")
+                  on_click=backend.cancel, args=(job, me), help="Leaves the queue.")
         return
     _job_status(job)
-    st.button("Cancel", icon=":material/stop:", key="cancel_training", on_click=manager.cancel, args=(job,),
+    st.button("Cancel", icon=":material/stop:", key="cancel_training", on_click=backend.cancel, args=(job, me),
               width="stretch", disabled=job.cancel_requested,
               help="Stops after the current batch; the model so far is kept.")
 
@@ -174,11 +260,28 @@ def _restore_form() -> None:
 
 
 def _queue_note() -> None:
-    manager = resources.job_manager()
-    running, queued = len(manager.running_jobs()), len(manager.queued())
-    if running >= manager.max_running:
-        st.caption(f"{plural(running, 'run')} training on this server"
+    backend = manager()
+    running, queued = len(backend.running_jobs()), len(backend.queued())
+    where = "the shared queue" if backend.shared else "this server"
+    if running >= backend.max_running:
+        st.caption(f"{plural(running, 'run')} training on {where}"
                    + (f", {queued} queued" if queued else "") + f": yours would be queued at position {queued + 1}.")
+
+
+def _noise_default(preset) -> float:
+    base = preset.config
+    return float(base.noise_max if base.noise_max is not None else base.noise_factor)
+
+
+def _preset_changed() -> None:
+    """The noise slider is one widget for every denoiser, but its meaning and default differ
+    (conv_seed's fixed factor 0.5, conv_denoiser's maximum level): give it the new preset's."""
+    from ae_core.presets import PRESETS
+
+    name = st.session_state.get("train_preset")
+    if name in PRESETS and PRESETS[name].denoiser:
+        st.session_state["train_noise"] = st.session_state.get(NOISE_MEMORY, {}).get(
+            name, _noise_default(PRESETS[name]))
 
 
 def _form(settings: Settings) -> None:
@@ -186,7 +289,8 @@ def _form(settings: Settings) -> None:
 
     _restore_form()
     names = list(PRESETS)
-    preset_name = st.selectbox("Preset", names, key="train_preset", format_func=lambda n: PRESETS[n].title)
+    preset_name = st.selectbox("Preset", names, key="train_preset", format_func=lambda n: PRESETS[n].title,
+                               on_change=_preset_changed)
     preset = PRESETS[preset_name]
     st.caption(preset.description)
     base = preset.config
@@ -201,11 +305,14 @@ def _form(settings: Settings) -> None:
     overrides = {"epochs": int(epochs), "batch_size": int(batch), "learning_rate": float(lr)}
     if preset.denoiser:
         fresh = base.noise_max is not None
-        default = base.noise_max if fresh else base.noise_factor
+        memory = st.session_state.setdefault(NOISE_MEMORY, {})
+        if "train_noise" not in st.session_state:
+            st.session_state["train_noise"] = memory.get(preset_name, _noise_default(preset))
         level = st.slider("Maximum training noise" if fresh else "Training noise factor", 0.0, 1.0,
-                          float(default), 0.05, key="train_noise",
+                          step=0.05, key="train_noise",
                           help=("Each batch gets fresh Gaussian noise of a random level up to this."
                                 if fresh else "Gaussian noise added to the training inputs, as in the tutorial."))
+        memory[preset_name] = float(level)
         overrides["noise_max" if fresh else "noise_factor"] = float(level)
     digits = min(settings.train_digits, len(resources.dataset().x_train))
     st.caption(f"Trains on {digits:,} bundled digits; checks on held-out validation digits after each epoch.")
@@ -245,7 +352,7 @@ def _saved_list(settings: Settings) -> None:
             _save(settings, key, m, name.strip())
         if right.button("Discard", icon=":material/delete:", key=f"discard_{key}", width="stretch"):
             models.pop(key, None)
-            resources.job_manager().discard(job)
+            manager().discard(job, session_id())
             change_selection(remove=key)
             st.rerun(scope="app")
     if settings.save_problem:
@@ -259,7 +366,7 @@ def _save(settings: Settings, key: str, m: SessionModel, name: str) -> None:
         if name:
             store.check_new_name(name)
         with st.spinner("Saving…"):
-            path = resources.job_manager().promote(m.job, settings.models_dir, name or None)
+            path = manager().promote(m.job, settings.models_dir, name or None)
     except store.NameTaken:
         st.error(f"A model named {name} exists already; choose another name.")
         return
@@ -270,7 +377,7 @@ def _save(settings: Settings, key: str, m: SessionModel, name: str) -> None:
         st.error(f"Could not save: {exc.strerror or type(exc).__name__}. The run is still here; try again later.")
         return
     session_models().pop(key, None)
-    resources.job_manager().discard(m.job)
+    manager().discard(m.job, session_id())
     change_selection(add=f"saved:{path.stem}", remove=key)
     _note("success", f"Saved as **{path.stem}**; everyone using this server can now choose it.")
     st.rerun(scope="app")
@@ -286,7 +393,7 @@ def _panel(settings: Settings) -> None:
         st.info("Training is turned off on this server (AE_ALLOW_TRAINING=0). You can still use "
                 "every model that is here.")
         return
-    mine = resources.job_manager().job_of(session_id())
+    mine = manager().job_of(session_id())
     if mine is not None and mine.active:
         live_panel()
     else:

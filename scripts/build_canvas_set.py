@@ -2,7 +2,7 @@
 
 Each digit's skeleton (skimage) becomes pad strokes: one short line between every two touching
 skeleton pixels, scaled to a random size and placed at a random spot on a pad of a random
-displayed size. `ae_core.preprocess.from_strokes` then draws them with the pad's uniform round
+displayed size. `ae_core.preprocess.from_strokes` then draws them with the pad's anti-aliased round
 pen and fits them the way the app does, so the digits look like what people draw in the Lab.
 
 The result is fixed by SEED: run `python scripts/build_canvas_set.py` to rebuild

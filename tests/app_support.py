@@ -1,4 +1,9 @@
-"""Shared by the app tests: model folders, pad drawings and page checks."""
+"""Shared by the app tests: model folders, pad drawings and page checks.
+
+AppTest cannot run the page's JavaScript, so the app tests run the Lab on its server path
+(`point_app_at` sets AE_RUNTIME_FETCH=0): the element's data then carries what the server
+computed (`viewer_rows`). What the page computes itself is tested in Chromium.
+"""
 from __future__ import annotations
 
 import base64
@@ -14,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
 from lab.errors import OOPS  # the page's message for an unexpected error
-from lab.pad import DRAWING as PAD_STATE  # session key of the pad's latest drawing
+from lab.inputs_view import DRAWING as PAD_STATE  # session key of the drawing the page reported
 
 
 def complete_pretrained() -> bool:
@@ -40,9 +45,9 @@ SEVEN = [[(70, 60), (200, 60), (130, 230)]]  # a "7" on a 280 px pad
 DOT = [[(135, 135)]]
 
 
-def pad_drawing(strokes=SEVEN, size: float = 280, seq: int = 1) -> dict:
-    """What the drawing pad sends (lab/pad.py): inject it with `at.session_state[PAD_STATE] = ...`."""
-    return {"seq": seq, "size": size, "strokes": [[list(p) for p in s] for s in strokes]}
+def pad_drawing(strokes=SEVEN, size: float = 280) -> dict:
+    """What the page reports of its pad (lab/lab_page.js): inject it with `at.session_state[PAD_STATE] = ...`."""
+    return {"size": size, "strokes": [[list(p) for p in s] for s in strokes]}
 
 
 def charts(at) -> dict[str, dict]:
@@ -54,22 +59,35 @@ def charts(at) -> dict[str, dict]:
     return out
 
 
-def viewer_rows(at) -> list[dict]:
-    """The rows the results viewer (lab/viewer.py) was given in the last run, in order."""
-    from lab.viewer import KEY
+def lab_data(at) -> dict:
+    """The data the Lab's element (lab/lab_page.py) was given in the last run."""
+    from lab.lab_page import KEY
 
     for el in at.get("bidi_component"):
         if el.key == KEY or el.proto.id.endswith(KEY):
-            return json.loads(el.proto.json)["rows"]
-    return []
+            return json.loads(el.proto.json)
+    raise AssertionError("the Lab's element is not on the page")
+
+
+def floats(b64: str, shape=(28, 28)) -> np.ndarray:
+    return np.frombuffer(base64.b64decode(b64), "<f4").reshape(shape)
+
+
+def viewer_rows(at) -> list[dict]:
+    """The rows the server computed for the page, in order: each model's {"key", "title", "noisy"
+    (it got the noisy input), "metrics", "panels": [clean, what it got, code, reconstruction]}."""
+    data = lab_data(at)
+    result = data["result"]
+    clean, noisy = floats(result["clean"]), floats(result["noisy"])
+    return [{**m, "noisy": o["noisy"], "metrics": o["metrics"],
+             "panels": [clean, noisy if o["noisy"] else clean, floats(o["code"], m["code_shape"]),
+                        floats(o["recon"])]}
+            for m, o in zip(data["models"], result["outputs"])]
 
 
 def z(row: dict, i: int) -> np.ndarray:
-    """Panel `i` of a viewer row as floats: images in [0, 1], codes as their values (NaN: no cell)."""
-    p = row["panels"][i]
-    if "px" in p:
-        return np.frombuffer(base64.b64decode(p["px"]), np.uint8).reshape(p["h"], p["w"]) / 255.0
-    return np.array([np.nan if v is None else v for v in p["values"]], float).reshape(p["h"], p["w"])
+    """Panel `i` of a row: 0 the clean digit, 1 what the model got, 2 its code, 3 its reconstruction."""
+    return row["panels"][i]
 
 
 def assert_clean(at) -> None:
@@ -98,6 +116,7 @@ def point_app_at(monkeypatch, pretrained: Path, tmp_path: Path) -> Path:
     monkeypatch.setenv("AE_MODELS_DIR", str(tmp_path / "models"))
     monkeypatch.setenv("AE_TRAIN_DIGITS", "256")
     monkeypatch.delenv("AE_ALLOW_TRAINING", raising=False)
+    monkeypatch.setenv("AE_RUNTIME_FETCH", "0")  # the server path: AppTest runs no JavaScript
     return tmp_path
 
 
@@ -113,7 +132,7 @@ def app():
 
 def rows(at) -> dict[str, dict]:
     """The model rows on the page by model key ("pretrained:dense_seed")."""
-    return {r["key"]: r for r in viewer_rows(at) if r["key"] != "input"}
+    return {r["key"]: r for r in viewer_rows(at)}
 
 
 def wait_for(at, predicate, seconds=90.0):

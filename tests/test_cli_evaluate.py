@@ -51,14 +51,16 @@ def test_cli_train_then_evaluate(tmp_path):
     assert manifest["data"]["source"] == "bundled" and len(manifest["history"]["loss"]) == 1
     assert 0 < manifest["metrics"]["val_bce"] < 0.7
 
-    out = _cli("evaluate", "--models", str(tmp_path / "m"), "--no-baselines", "--report-dir", str(tmp_path / "r"))
+    out = _cli("evaluate", "--models", str(tmp_path / "m"), "--no-baselines", "--no-claims",
+               "--report-dir", str(tmp_path / "r"))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "| tiny | model |" in out.stdout
     report = json.loads((tmp_path / "r" / "evaluation.json").read_text())
     assert set(report["rows"]["tiny"]) >= set(evaluate.COLUMNS)
+    assert "rate_distortion" not in report and "PSNR of the mean MSE" in (tmp_path / "r" / "evaluation.md").read_text()
 
     (tmp_path / "m" / "tiny.json").write_text("{broken")
-    out = _cli("evaluate", "--models", str(tmp_path / "m"), "--no-baselines", "--report-dir", "")
+    out = _cli("evaluate", "--models", str(tmp_path / "m"), "--no-baselines", "--no-claims", "--report-dir", "")
     assert out.returncode == 1 and "not valid JSON" in out.stdout and "Traceback" not in out.stderr
 
 
@@ -140,3 +142,17 @@ def test_cli_models_list_rename_remove(tmp_path):
     assert all(p.name.startswith("keeper") for p in folder.iterdir())  # its files went too
     out = _cli("models", "remove", "nothing", "--models", str(folder))
     assert out.returncode == 1 and "no such model" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_set_psnr_columns_are_the_psnr_of_the_mean_mse():
+    x = bundled().x_test[:50]
+    noisy = evaluate.noisy_test_sets(x)
+    row = evaluate.evaluate_fn(baselines.median3, x, noisy)
+    for level, xn in noisy.items():
+        rec = baselines.median3(xn)
+        assert row[f"psnr@{level}"] == pytest.approx(10 * np.log10(1 / metrics.mse(x, rec).mean()))
+        assert row[f"psnr@{level}"] != pytest.approx(metrics.psnr(x, rec).mean(), abs=1e-3)
+    # a method exact on half the images and far off on the rest no longer scores about 50 dB
+    half = x.copy()
+    half[25:] = 0.0
+    assert evaluate.set_psnr(x, half) < 15 < metrics.psnr(x, half).mean()

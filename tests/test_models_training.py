@@ -123,3 +123,49 @@ def test_mirrored_strategy_over_two_logical_cpus():
     out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
                          timeout=280, env={**__import__("os").environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
     assert "MIRRORED_OK" in out.stdout, out.stderr[-3000:]
+
+
+def test_divergence_warning_compares_against_the_average_digit_and_a_short_run_is_no_divergence():
+    from ae_core import pipeline
+    from tests.helpers import tiny
+
+    data = tiny()
+    baseline = pipeline.mean_image_loss(data)
+    assert 0.1 < baseline < pipeline.FLAT_GREY_BCE  # far better than a flat grey image
+    # A run cancelled after 2 epochs whose loss did not fall is not "diverged".
+    assert pipeline.divergence_warning({"val_loss": [0.20, 0.2001]}, baseline=baseline) == ""
+    # Between the average digit and flat grey: it learned nothing (the ln 2 check missed this).
+    worse = pipeline.divergence_warning({"val_loss": [0.5, 0.45]}, baseline=baseline)
+    assert "did not learn" in worse and "average digit" in worse
+    assert "got worse" in pipeline.divergence_warning({"val_loss": [0.2, 0.1, 0.15]}, baseline=baseline)
+    assert "NaN" in pipeline.divergence_warning({"val_loss": [0.2, float("nan")]}, baseline=baseline)
+
+
+def test_a_trainer_error_shows_file_names_not_server_paths():
+    from ae_core.worker import public_error
+
+    err = public_error(FileNotFoundError(2, "No such file or directory", "/srv/lab/models/dense_seed-v3.keras"))
+    assert "dense_seed-v3.keras" in err and "/srv" not in err
+    assert public_error(ValueError("cannot read /home/u/x/y.json: bad")) == "ValueError: cannot read y.json: bad"
+
+
+def test_cancel_before_the_first_batch_raises_and_after_it_stops_with_a_notice():
+    import threading as th
+
+    from tests.helpers import tiny
+
+    event, stops = th.Event(), []
+    event.set()
+    with pytest.raises(training.Cancelled):
+        training.train(models.DenseSpec(), training.TrainConfig(epochs=1, batch_size=64), tiny(256, 64),
+                       callbacks=[training.StopOnEvent(event, lambda: stops.append(1))])
+
+    class CancelAtBatch3(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 2:
+                event.set()
+
+    event.clear()
+    r = training.train(models.DenseSpec(), training.TrainConfig(epochs=5, batch_size=16), tiny(256, 64),
+                       callbacks=[CancelAtBatch3(), training.StopOnEvent(event, lambda: stops.append(1))])
+    assert r.status == "stopped" and r.epochs_run == 1 and stops == [1]

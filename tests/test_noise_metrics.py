@@ -63,3 +63,81 @@ def test_ssim_refuses_windows_skimage_refuses_or_that_have_no_variance(win_size)
     x = bundled().x_test[:2]
     with pytest.raises(ValueError, match=f"Received: win_size={win_size!r}"):
         metrics.ssim(x, x, win_size=win_size)
+
+
+# --- the noise as a field of draws and a level (the page applies the level itself) ----------
+
+@pytest.mark.parametrize("kind", noise.KINDS)
+def test_add_noise_is_the_field_applied_at_the_level(kind):
+    x = bundled().x_test[:5]
+    for level in (0.0, 0.2, 0.5, 1.0):
+        expected = noise.apply(x, noise.field(kind, 6, x.shape), level)
+        assert np.array_equal(noise.add_noise(x, level, 6, kind), expected)
+    # one digit as the server corrupts it, (1, 28, 28), gets the page's (28, 28) field
+    one = noise.add_noise(x[:1], 0.4, 6, kind)[0]
+    assert np.array_equal(one, noise.apply(x[0], noise.field(kind, 6), 0.4))
+
+
+@pytest.mark.parametrize("kind", noise.KINDS)
+def test_the_field_is_fixed_by_kind_and_seed(kind):
+    a, b = noise.field(kind, 3), noise.field(kind, 3)
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+    assert not np.array_equal(*(noise.apply(np.zeros((28, 28), np.float32) + 0.5, noise.field(kind, s), 0.5)
+                                for s in (3, 4)))
+
+
+@pytest.mark.parametrize("kind", ["salt_pepper", "mask"])
+def test_a_higher_level_only_adds_to_the_corrupted_pixels(kind):
+    """Moving the slider up adds noise; it never reshuffles what was already corrupted."""
+    x = np.full((28, 28), 0.5, np.float32)
+    f = noise.field(kind, 9)
+    before = np.zeros((28, 28), bool)
+    for level in np.linspace(0, 1, 21):
+        hit = noise.apply(x, f, float(level)) != 0.5
+        assert (hit >= before).all()
+        before = hit
+    assert before.all()
+
+
+@pytest.mark.parametrize("level,blocks", [(0.0, 0), (0.5, 24), (0.51, 25), (1.5 / 49, 2), (24.5 / 49, 24),
+                                          (25.5 / 49, 26), (1.0, 49)])
+def test_the_mask_blacks_out_round_level_times_49_blocks(level, blocks):
+    """round() goes half to even (0.5 * 49 = 24.5 -> 24); the page rounds the same way."""
+    black = noise.mask(np.ones((28, 28), np.float32), level, seed=2) == 0
+    assert black.reshape(7, 4, 7, 4).all(axis=(1, 3)).sum() == blocks
+    assert black.sum() == 16 * blocks
+
+
+def test_field_json_is_the_field_in_little_endian_base64():
+    import base64
+    import json
+
+    for kind, key, dtype in [("gaussian", "z", "<f4"), ("salt_pepper", "u", "<f8"), ("salt_pepper", "salt", "u1"),
+                             ("mask", "rank", "u1")]:
+        sent = json.loads(json.dumps(noise.field_json(kind, 12)))
+        assert sent["kind"] == kind and sent["seed"] == 12 and sent["shape"] == [28, 28]
+        decoded = np.frombuffer(base64.b64decode(sent[key]), dtype)
+        assert np.array_equal(decoded, noise.field(kind, 12)[key].ravel())
+    assert noise.field_json("mask", 12)["block"] == noise.MASK_BLOCK
+
+
+def test_apply_and_field_refuse_what_does_not_fit():
+    with pytest.raises(ValueError, match=r"shaped \(28, 28\). Received: shape=\(2, 28, 28\)"):
+        noise.apply(np.zeros((2, 28, 28)), noise.field("gaussian", 0), 0.5)
+    with pytest.raises(ValueError, match="Expected a noise field"):
+        noise.apply(np.zeros((28, 28)), {"z": 1}, 0.5)
+    with pytest.raises(ValueError, match="Received: level=2"):
+        noise.apply(np.zeros((28, 28)), noise.field("gaussian", 0), 2)
+    with pytest.raises(ValueError, match="Unknown noise kind"):
+        noise.field("pink", 0)
+    with pytest.raises(ValueError, match="Received: seed=-1"):
+        noise.field("mask", -1)
+    with pytest.raises(ValueError, match=r"Received: shape=\(27, 28\)"):
+        noise.field("gaussian", 0, (27, 28))
+
+
+def test_gaussian_never_gives_negative_zero():
+    """The page writes 0.0 where NumPy's clip could keep a -0.0; so does Python."""
+    x = np.full((28, 28), -0.0, np.float32)
+    out = noise.gaussian(x, 0.0, seed=1)
+    assert not np.signbit(out).any()

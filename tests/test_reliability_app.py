@@ -16,12 +16,23 @@ import numpy as np
 import pytest
 
 from ae_core import store
-from tests.app_support import PAD_STATE, app, assert_clean, point_app_at, rows, texts, wait_for, z
+from lab.inputs_view import DRAWN as DIGIT
+from tests.app_support import PAD_STATE, app, assert_clean, lab_data, point_app_at, rows, texts, wait_for, z
 from tests.reliability_support import uploads
 
 from lab.models_view import DEFAULT_MODELS
 
 SHOWN = tuple(k.split(":", 1)[1] for k in DEFAULT_MODELS)  # the page's default models
+
+
+def _example():
+    from ae_core.data import load_bundled
+    from lab.inputs_view import EXAMPLE_INDEX
+
+    return load_bundled().x_test[EXAMPLE_INDEX]
+
+
+EXAMPLE = _example()  # what the models show until there is a digit
 
 
 @pytest.fixture
@@ -44,38 +55,41 @@ def env(monkeypatch, tmp_path, models_copy):
 
 # --- odd input -----------------------------------------------------------------------------
 
-ODD_DRAWINGS = {  # what a pad (or a forged message) may send: (size, strokes)
-    "empty": (280, []),
-    "single dot": (280, [[[140, 140]]]),
-    "all filled": (280, [[[x, y] for y in (0, 280)] for x in range(0, 281, 10)]),
-    "strokes on the border": (280, [[[0, 0], [280, 0], [280, 280], [0, 280], [0, 0]]]),
-    "tiny digit in a corner": (280, [[[6, 6], [40, 6], [18, 50]]]),
-    "far outside the pad": (280, [[[-5000, -5000], [9000, 12000]]]),
-    "hundreds of strokes": (280, [[[i % 280, (7 * i) % 280], [(i + 30) % 280, (11 * i) % 280]] for i in range(400)]),
-    "a huge pad": (1e6, [[[1e5, 1e5], [9e5, 9e5]]]),
-    "negative size": (-280, [[[10, 10], [200, 200]]]),
-    "strings": (280, [[["a", "b"], ["c", "d"]]]),
-    "nulls": (280, [[[None, None], [1, 2]]]),
-    "not a list": (280, "strokes"),
+ODD_DRAWINGS = {  # what a pad (or a forged message) may send: (size, strokes, what the page must say)
+    "empty": (280, [], "Draw a digit on the pad"),
+    "single dot": (280, [[[140, 140]]], "a dot is not a digit"),
+    "all filled": (280, [[[x, y] for y in (0, 280)] for x in range(0, 281, 10)], DIGIT),
+    "strokes on the border": (280, [[[0, 0], [280, 0], [280, 280], [0, 280], [0, 0]]], DIGIT),
+    "tiny digit in a corner": (280, [[[6, 6], [40, 6], [18, 50]]], DIGIT),
+    "far outside the pad": (280, [[[-5000, -5000], [9000, 12000]]], DIGIT),  # clipped to the pad
+    "hundreds of strokes": (280, [[[i % 280, (7 * i) % 280], [(i + 30) % 280, (11 * i) % 280]] for i in range(400)],
+                            DIGIT),
+    "a huge pad": (1e6, [[[1e5, 1e5], [9e5, 9e5]]], DIGIT),
+    "negative size": (-280, [[[10, 10], [200, 200]]], "positive number"),
+    "strings": (280, [[["a", "b"], ["c", "d"]]], "Stroke 0"),
+    "nulls": (280, [[[None, None], [1, 2]]], "Stroke 0"),
+    "not a list": (280, "strokes", "Strokes must be a list"),
+    "too many points": (280, [[[1, 2]] * 300_000], "Too many points"),
 }
 
 
 def test_odd_drawings_never_break_the_page(env):
+    """Each odd drawing has one right outcome: the digit it draws, or the example with a message."""
     at = app()
-    for kind, (size, strokes) in ODD_DRAWINGS.items():
-        at.session_state[PAD_STATE] = {"seq": 1, "size": size, "strokes": strokes}
+    for kind, (size, strokes, expected) in ODD_DRAWINGS.items():
+        at.session_state[PAD_STATE] = {"size": size, "strokes": strokes}
         at.run()
         assert_clean(at)
-        page = texts(at)
-        assert "your drawing" in page or "example test digit" in page, (kind, page)
+        result = lab_data(at)["result"]
+        if expected == DIGIT:
+            assert result["caption"] == DIGIT and not result["hint"], (kind, result["hint"])
+            assert np.abs(z(rows(at)[f"pretrained:{SHOWN[0]}"], 0) - EXAMPLE).max() > 0.5, kind  # not the example
+        else:
+            assert "example test digit" in result["caption"] and expected in result["hint"], (kind, result["hint"])
         assert set(rows(at)) == {f"pretrained:{n}" for n in SHOWN}, kind  # the models keep running
         for fig in rows(at).values():
             recon = z(fig, 3)
             assert recon.shape == (28, 28) and np.all(np.isfinite(recon)), kind
-        if kind in ("empty", "single dot", "negative size", "strings", "nulls", "not a list"):
-            assert "your drawing" not in page and "example test digit" in page, kind
-        if kind == "single dot":
-            assert "a dot is not a digit" in page, page
 
 
 def test_odd_uploads_get_a_message_naming_the_file_or_a_digit(env):
@@ -85,12 +99,12 @@ def test_odd_uploads_get_a_message_naming_the_file_or_a_digit(env):
         at.file_uploader(key="upload").set_value((name, data, "image/png")).run()
         assert_clean(at)
         if expected == "digit":
-            assert f"{name}, converted" in texts(at), case
+            assert f"{name}, converted" in lab_data(at)["caption"], case
             assert set(rows(at)) == {f"pretrained:{n}" for n in SHOWN}, case
         else:
             errors = " ".join(e.value for e in at.error)
             assert name in errors, (case, errors)
-            assert not rows(at), case  # nothing runs on an unreadable file
+            assert "example" in lab_data(at)["caption"], case  # the models show the example meanwhile
     # A good file after all that still works.
     at.file_uploader(key="upload").set_value(("grey.jpg", uploads()["greyscale JPEG"][1], "image/jpeg")).run()
     assert_clean(at)

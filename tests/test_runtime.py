@@ -91,6 +91,9 @@ def _published(name: str) -> Path:
 
 def test_a_good_package_is_extracted_and_published(registry, tmp_path):
     assert runtime.status() == (False, runtime.WAITING)
+    stale = runtime.cache_dir().parent / f".{runtime.cache_dir().name}.killed"  # a process killed mid-way
+    (stale / "files").mkdir(parents=True)
+    os.utime(stale, (0, 0))
     assert runtime.ensure(timeout=30) == (True, "")
     for name, data in FAKE.items():
         assert _published(name).read_bytes() == data
@@ -215,10 +218,10 @@ def test_publish_model_refuses_a_wrong_hash_and_a_folder_it_cannot_write(tmp_pat
 
 # --- the real package from the npm registry ------------------------------------------------------
 
-def _real_runtime() -> runtime.Status:
+def _real_runtime(st: runtime.Status | None = None) -> runtime.Status:
     from tests.runtime_support import ort_ready
 
-    st = ort_ready()
+    st = st or ort_ready()
     if not st.ready and not REQUIRED and "could not be reached" in st.message:
         pytest.skip(f"the npm registry cannot be reached: {st.message}")
     assert st.ready, st.message
@@ -226,15 +229,22 @@ def _real_runtime() -> runtime.Status:
 
 
 @pytest.mark.slow
-def test_the_pinned_release_is_downloaded_and_verified():
-    _real_runtime()
+def test_the_pinned_release_is_downloaded_and_verified(tmp_path, monkeypatch):
+    """A real download (33 MB) into an empty cache, whatever this machine has cached already."""
+    monkeypatch.setenv("AE_RUNTIME_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("AE_RUNTIME_URL", raising=False)
+    monkeypatch.delenv("AE_RUNTIME_FETCH", raising=False)
+    monkeypatch.setattr(runtime, "STATIC", tmp_path / "static")
+    monkeypatch.setattr(runtime, "_failure", None)
+    monkeypatch.setattr(runtime, "_thread", None)
+    _real_runtime(runtime.ensure())
     manifest = json.loads((runtime.cache_dir() / "manifest.json").read_text())
     assert manifest["integrity"] == runtime.INTEGRITY
     for name in runtime.FILES:
         data = (runtime.STATIC / "ort" / name).read_bytes()
         assert hashlib.sha256(data).hexdigest() == manifest["files"][name]
     assert (runtime.STATIC / "ort" / "ort-wasm-simd-threaded.wasm").read_bytes()[:4] == b"\0asm"
-    assert f"{runtime.VERSION}" in (runtime.STATIC / "ort" / "ort.wasm.min.mjs").read_text()
+    assert runtime.VERSION in (runtime.STATIC / "ort" / "ort.wasm.min.mjs").read_text()
 
 
 @pytest.mark.slow

@@ -1,0 +1,41 @@
+"""The tutorial's claims, shown: an autoencoder against JPEG at the same bytes, digits against
+clothing (data-specific), and the tutorial's two batch figures. The views are in lab/claims_view.py;
+the figures behind them come from `python -m ae_core evaluate`."""
+from __future__ import annotations
+
+import streamlit as st
+
+from .. import claims_view, resources
+from . import data
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _fit_images(kind: str):
+    from ae_core.evaluate import fit_images
+
+    return fit_images(kind)
+
+
+@st.cache_resource(show_spinner=False)
+def _clothing():
+    from ae_core.data import load_clothing
+
+    return load_clothing()
+
+
+def vs_jpeg(ctx) -> None:
+    kind = "clothing" if ((ctx.model.manifest.get("data") or {}).get("source") == "clothing") else "digits"
+    claims_view.vs_jpeg_section(ctx.digit.image, ctx.model.net, ctx.model.title, "|".join(map(str, data.version(ctx.model))),
+                                _fit_images(kind), claims_view.load_report())
+
+
+def data_specific(ctx) -> None:
+    claims_view.data_specific_section(claims_view.load_report())
+
+
+def tutorial_figures(ctx) -> None:
+    models = {m.title: m.net for m in ctx.shown}
+    source = st.radio("Test images", ["bundled", "clothing"], horizontal=True, key="claims_fig_source",
+                      format_func={"bundled": "digits", "clothing": "clothing"}.get)
+    d = resources.dataset() if source == "bundled" else _clothing()
+    claims_view.tutorial_figures_section(models, d.x_test, d.y_test, source)

@@ -1,0 +1,129 @@
+"""The training sidebar in AppTest: the noise slider per preset, caps re-checked where the run
+starts, joins, leaving the queue, display names, "retrained #N" numbers that only increase.
+Fake trainers (tests/jobs_support.py) keep TensorFlow out."""
+from __future__ import annotations
+
+import pytest
+
+from tests.app_support import app, assert_clean, point_app_at, texts, wait_for
+
+FINISHED = '''
+from ae_core import store
+store.copy(os.environ["AE_PRETRAINED_DIR"], "dense_seed", request["folder"], name="dense_seed-run")
+emit({"type": "begin", "steps": 4, "epochs": 1})
+emit({"type": "epoch", "epoch": 1, "loss": 0.2, "val_loss": 0.21, "elapsed": 0.1})
+emit({"type": "finished", "status": "completed", "epochs_run": 1, "name": "dense_seed-run",
+      "history": {"loss": [0.2], "val_loss": [0.21]}, "warning": ""})
+'''
+HOLDS = 'emit({"type": "begin", "steps": 4, "epochs": 1})\nwhile not cancel.is_set():\n    time.sleep(0.05)\n'
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, pretrained_dir):
+    return point_app_at(monkeypatch, pretrained_dir, tmp_path)
+
+
+@pytest.fixture
+def fake(monkeypatch, tmp_path):
+    from lab import resources
+    from lab.jobs import JobManager
+    from tests.jobs_support import fake_worker
+
+    managers = []
+
+    def use(body: str) -> JobManager:
+        m = JobManager(scratch_root=tmp_path / "scratch", command=fake_worker(tmp_path, body))
+        managers.append(m)
+        monkeypatch.setattr(resources, "job_manager", lambda: m)
+        return m
+
+    yield use
+    for m in managers:
+        m.shutdown()
+
+
+def test_the_noise_slider_takes_each_presets_own_default(env):
+    at = app()
+    at.sidebar.selectbox(key="train_preset").set_value("conv_seed").run()
+    assert at.sidebar.slider(key="train_noise").value == 0.5  # the tutorial's noise factor
+    at.sidebar.selectbox(key="train_preset").set_value("conv_denoiser").run()
+    assert at.sidebar.slider(key="train_noise").value == 1.0  # its maximum level, not conv_seed's 0.5
+    at.sidebar.slider(key="train_noise").set_value(0.7).run()
+    at.sidebar.selectbox(key="train_preset").set_value("conv_seed").run()
+    assert at.sidebar.slider(key="train_noise").value == 0.5
+    at.sidebar.selectbox(key="train_preset").set_value("conv_denoiser").run()
+    assert at.sidebar.slider(key="train_noise").value == 0.7  # each preset keeps its own
+
+
+def test_retrained_numbers_only_increase_and_the_sidebar_uses_display_names(env, fake):
+    fake(FINISHED)
+    at = app()
+    at.sidebar.selectbox(key="train_preset").set_value("dense_seed")
+    at.sidebar.number_input(key="train_epochs").set_value(1)
+    at.sidebar.button(key="train").click().run()
+    wait_for(at, lambda a: len([b for b in a.sidebar.button if b.key and b.key.startswith("save_")]) == 1)
+    titles = [m.loaded.title for m in at.session_state["session_models"].values()]
+    assert any("#1" in t for t in titles)
+    # Discard #1, train again: the new one is #2, never #1 a second time.
+    at.sidebar.button(key=[b.key for b in at.sidebar.button if b.key and b.key.startswith("discard_")][0]).click().run()
+    at.sidebar.number_input(key="train_epochs").set_value(2)
+    at.sidebar.button(key="train").click().run()
+    wait_for(at, lambda a: len([b for b in a.sidebar.button if b.key and b.key.startswith("save_")]) == 1)
+    titles = [m.loaded.title for m in at.session_state["session_models"].values()]
+    assert any("#2" in t for t in titles) and not any("#1" in t for t in titles)
+
+
+def test_leaving_the_queue_says_so_and_a_second_visitor_joins_an_identical_run(env, fake):
+    from ae_core.presets import PRESETS
+
+    m = fake(HOLDS)
+    first = app()
+    first.sidebar.selectbox(key="train_preset").set_value("dense_seed")
+    first.sidebar.button(key="train").click().run()
+    assert_clean(first)
+    assert f"Training {PRESETS['dense_seed'].title}" in texts(first)  # the display name
+    twin = app()  # same preset, same settings: joins
+    twin.sidebar.selectbox(key="train_preset").set_value("dense_seed")
+    twin.sidebar.button(key="train").click().run()
+    assert "joined a run already training" in texts(twin)
+    assert len(m.running_jobs()) == 1 and m.queued() == []
+    other = app()  # different settings: queued
+    other.sidebar.selectbox(key="train_preset").set_value("dense_seed")
+    other.sidebar.number_input(key="train_epochs").set_value(3)
+    other.sidebar.button(key="train").click().run()
+    assert "Queued: position 1" in texts(other)
+    other.sidebar.button(key="cancel_training").click().run()
+    wait_for(other, lambda a: "You left the queue" in texts(a))
+    assert "nothing was kept" not in texts(other)
+
+
+def test_the_caps_are_checked_where_the_run_starts(env, fake, monkeypatch):
+    """A run asked for beyond AE_MAX_EPOCHS (say by a quick-train button or a forged widget
+    value) is refused by `training_view.start`, not only by the form's widgets."""
+    from ae_core.config import TrainConfig
+    from lab import training_view
+    from lab.settings import Settings
+
+    m = fake(HOLDS)
+    monkeypatch.setenv("AE_MAX_EPOCHS", "3")
+    shown = []
+    monkeypatch.setattr(training_view.st, "warning", lambda text, **kw: shown.append(text))
+    monkeypatch.setattr(training_view, "session_id", lambda: "visitor")
+    job = training_view.start(Settings.from_env(), "dense_seed", TrainConfig(epochs=10))
+    assert job is None and "at most 3 epochs" in shown[0] and m.job_of("visitor") is None
+
+
+def test_a_browser_is_one_visitor_across_tabs_and_reloads():
+    """Streamlit re-masks its XSRF cookie on every page load; the token inside stays."""
+    import os
+
+    from streamlit.web.server.starlette.starlette_app_utils import generate_xsrf_token_string
+
+    from lab.training_view import visitor_from_cookie
+
+    token = os.urandom(16)
+    tab1, tab2 = generate_xsrf_token_string(token, 1700000000), generate_xsrf_token_string(token, 1700000000)
+    assert tab1 != tab2 and visitor_from_cookie(tab1) == visitor_from_cookie(tab2)
+    assert visitor_from_cookie(generate_xsrf_token_string(os.urandom(16))) != visitor_from_cookie(tab1)
+    assert token.hex() not in visitor_from_cookie(tab1)  # only a hash is kept
+    assert visitor_from_cookie(None) is None and visitor_from_cookie("2|zz|zz|1") is None
