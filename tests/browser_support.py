@@ -153,16 +153,27 @@ def pixels(page, selector: str) -> list[list[int]]:
     return page.locator(selector).evaluate_all(ALL_PIXELS)
 
 
+# On the pad's canvas: whether the element computes in the page, and how often it has (the
+# element keeps its state on its root; a session's first rows may come from the server).
+IN_PAGE = "c => { const s = c.getRootNode().__lab; return s ? [!!s.inPage, !!s.computed] : [false, false]; }"
+
+
 def painted(page, rows: int = DEFAULT_TITLES, timeout: float = 120) -> list[list[int]]:
-    """Waits until `rows` rows are on the page and painted (a reconstruction with some ink);
-    returns their reconstructions' pixels."""
+    """Waits until `rows` rows are on the page and painted (a reconstruction with some ink), by
+    the page itself when it computes in the page, and nothing more is being painted; returns
+    their reconstructions' pixels."""
     page.locator(PAD).first.wait_for(state="attached", timeout=timeout * 1000)
     deadline = time.monotonic() + timeout
     now: list = []
     while time.monotonic() < deadline:
         now = recon_pixels(page)
-        if len(now) == rows and all(any(v > 0 for v in px) for px in now):
-            return now
+        in_page, computed = page.locator(PAD).first.evaluate(IN_PAGE)
+        if len(now) == rows and all(any(v > 0 for v in px) for px in now) and (computed or not in_page):
+            last = stats(page)["paints"]
+            page.wait_for_timeout(300)
+            if stats(page)["paints"] == last:
+                return recon_pixels(page)
+            continue
         page.wait_for_timeout(100)
     raise AssertionError(f"expected {rows} painted rows, found {len(now)} "
                          f"({sum(any(px) for px in now)} painted)")

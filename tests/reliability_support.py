@@ -299,7 +299,7 @@ ASKED = """(() => { const mark = (e) => { if (e.type === 'pointerup' || e.key.st
 # nothing left to compute (a computation that was running at pointer-up may paint a drawing
 # without its last points first): then the ms from the question to that paint, else -1. Read
 # through the pad's canvas, whose element keeps its state on its root (`__lab`).
-ANSWER = """c => { const s = c.closest('.lab').parentNode.__lab, lab = window.__aeLab || {};
+ANSWER = """c => { const s = c.getRootNode().__lab, lab = window.__aeLab || {};
   const idle = s && !s.busy && !s.again && !s.frame;
   return idle && lab.lastPaint > window.__asked ? lab.lastPaint - window.__asked : -1; }"""
 PAGE_ERRORS = """() => document.querySelectorAll('[data-testid="stException"]').length +

@@ -38,7 +38,7 @@ HOLD_WS = """(() => {
   w.__wsRelease = () => { w.__ws.hold = false; for (const [ws, d] of w.__ws.held.splice(0)) send.call(ws, d); };
   document.addEventListener('pointerup', () => { w.__up = performance.now(); }, true);
 })()"""
-STROKES = "c => c.closest('.lab').parentNode.__lab.pad.strokes.length"  # on the pad's canvas
+STROKES = "c => c.getRootNode().__lab.pad.strokes.length"  # on the pad's canvas (lab/lab_page.js keeps its state on its root)
 
 
 def mode(page, name: str) -> None:
