@@ -38,7 +38,8 @@ HOLD_WS = """(() => {
   w.__wsRelease = () => { w.__ws.hold = false; for (const [ws, d] of w.__ws.held.splice(0)) send.call(ws, d); };
   document.addEventListener('pointerup', () => { w.__up = performance.now(); }, true);
 })()"""
-STROKES = "c => c.getRootNode().__lab.pad.strokes.length"  # on the pad's canvas (lab/lab_page.js keeps its state on its root)
+# On the pad's canvas: how many strokes it holds (lab/lab_page.js keeps its state on its root).
+STROKES = "c => c.getRootNode().__lab.pad.strokes.length"
 
 
 def mode(page, name: str) -> None:
@@ -422,4 +423,5 @@ def test_the_pad_never_moves_when_the_pages_css_comes_late(server):
         page.wait_for_timeout(9000)  # past the held-back script
         assert held, "the test held back no Html script: has Streamlit renamed it?"
         places = page.evaluate("() => Array.from(window.__padX)")
-        assert len(places) == 1, f"the pad was seen at x = {places} (page padding first {page.evaluate('window.__padding')})"
+        padding = page.evaluate("window.__padding")
+        assert len(places) == 1, f"the pad was seen at x = {places} (the page's padding first {padding})"
