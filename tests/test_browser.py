@@ -1,266 +1,356 @@
 """End to end in a real browser: `streamlit run app.py`, Debian Chromium driven by Playwright.
 
-Draws a digit with the mouse (laptop, 1024x768 with the sidebar open) and with CDP touch events
-(phone, 390x844), checking that the reconstructions change while the pen moves and again after
-it lifts, that the pad stays inside its column, and that no exception is on the page; moves the
-noise slider; saves screenshots to test-artifacts/.
+With the in-page runtime (onnxruntime-web, published by lab/runtime.py), the Lab's element
+computes every row in the page: a stroke drawn with the mouse (1366x900) or a finger (CDP touch,
+390x844, where a preview of the first reconstruction sits on the pad) repaints every shown
+model's reconstruction several times while the pen moves and once more after it lifts; the
+noise controls repaint the rows while the page's messages to the server are held back, so no
+server round trip is needed. A third model, Test digit and Upload get painted rows too. Without
+the runtime, the server computes the rows on pen-up and on release, and the page says so.
+Every page is checked for console errors, uncaught exceptions and exception elements;
+screenshots go to test-artifacts/.
 """
 from __future__ import annotations
 
-import contextlib
 import re
 import time
-from pathlib import Path
 
+import numpy as np
 import pytest
 
-from tests.app_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, complete_pretrained, free_port, start_server,
-                               stop_server, untrained_models)
+from tests.browser_support import (ARTIFACTS, CHROMIUM, INPUTS, LAPTOP, PAD, PHONE, PREVIEW, RECONS,  # noqa: F401
+                                   PIXELS, Finger, Mouse, browser_page, browser_required, pad_box, painted, pixels,
+                                   recon_pixels, seven, server, stats, stroke, wait_changed)
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow,
-              pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                 reason=f"{CHROMIUM} is not installed (apt-get install chromium)")]
-ARTIFACTS = ROOT / "test-artifacts"
-PAD = 'canvas[aria-label="Drawing pad"]'
-RECONS = 'canvas[aria-label^="Reconstruction"]'  # Playwright's CSS selectors pierce the shadow roots
-INPUTS = 'canvas[aria-label^="Input to"]'
-PIXELS = "els => els.map(e => e.toDataURL())"
-LAPTOP = {"width": 1024, "height": 768}
-PHONE = {"width": 390, "height": 844}
+pytestmark = browser_required()
 
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    if complete_pretrained():
-        models = ROOT / "pretrained"
-    else:
-        models = untrained_models(tmp_path_factory.mktemp("pretrained"))
-    port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
-    proc = start_server({"AE_PRETRAINED_DIR": str(models),
-                         "AE_MODELS_DIR": str(tmp_path_factory.mktemp("saved"))}, port, log)
-    try:
-        yield f"http://127.0.0.1:{port}/", log
-    finally:
-        stop_server(proc)
+# In the page before it loads: the page's messages to the server can be held back (and sent
+# later, in order), and the time of the last pointer-up is kept in the page's clock.
+HOLD_WS = """(() => {
+  const send = WebSocket.prototype.send, w = window;
+  w.__ws = {sent: 0, held: [], hold: false, texts: []};
+  WebSocket.prototype.send = function (data) {
+    w.__ws.sent++;
+    w.__ws.texts.push(typeof data === 'string' ? data : new TextDecoder().decode(data));
+    if (w.__ws.hold) { w.__ws.held.push([this, data]); return; }
+    return send.call(this, data);
+  };
+  w.__wsRelease = () => { w.__ws.hold = false; for (const [ws, d] of w.__ws.held.splice(0)) send.call(ws, d); };
+  document.addEventListener('pointerup', () => { w.__up = performance.now(); }, true);
+})()"""
+# On the pad's canvas: how many strokes it holds (lab/lab_page.js keeps its state on its root).
+STROKES = "c => c.getRootNode().__lab.pad.strokes.length"
 
 
-@contextlib.contextmanager
-def browser_page(url: str, log: Path, viewport: dict | None = None, touch: bool = False, prepare=None):
-    """A page of the app in Debian Chromium (laptop-sized unless told; `prepare(page)` runs before
-    it loads); afterwards, checks that neither the page nor the server log shows an error."""
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            ctx = browser.new_context(viewport=viewport or {"width": 1366, "height": 900}, has_touch=touch,
-                                      is_mobile=touch)
-            page = ctx.new_page()
-            if prepare:
-                prepare(page)
-            page.goto(url)
-            yield page
-            assert page.locator('[data-testid="stException"]').count() == 0, log.read_text()[-2000:]
-            assert page.get_by_text("Something went wrong").count() == 0
-        finally:
-            browser.close()
-    assert "Traceback" not in log.read_text(), log.read_text()[-3000:]
+def mode(page, name: str) -> None:
+    """Draw, Test digit or Upload (Streamlit's segmented control above the element)."""
+    page.get_by_role("radiogroup", name="Input").get_by_role("radio", name=name, exact=True).click()
 
 
-def ready(page, rows: int = 2, pad: bool = True) -> list[str]:
-    """Waits for the pad (unless told) and `rows` painted reconstructions; returns their pixels
-    (data URLs)."""
-    if pad:
-        page.locator(PAD).wait_for(timeout=120_000)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        now = page.locator(RECONS).evaluate_all(PIXELS)
-        if len(now) >= rows:
-            return now
-        page.wait_for_timeout(200)
-    raise AssertionError(f"fewer than {rows} reconstructions painted")
+def hold(page) -> None:
+    page.evaluate("() => { window.__ws.hold = true; }")
 
 
-def changed(page, before: list[str], seconds: float = 30.0, selector: str = RECONS) -> list[str]:
-    """Polls until every reconstruction differs from `before`; returns the new pixels."""
+def release(page) -> int:
+    """Sends what was held back; returns how many messages that was."""
+    return page.evaluate("() => { const n = window.__ws.held.length; window.__wsRelease(); return n; }")
+
+
+def changes(samples: list[list[list[int]]]) -> list[int]:
+    """For each canvas, how many times its pixels changed from one sample to the next."""
+    return [sum(a[i] != b[i] for a, b in zip(samples, samples[1:])) for i in range(len(samples[0]))]
+
+
+def settled(page, quiet_ms: int = 400, seconds: float = 30) -> None:
+    """Waits until the page has painted nothing for `quiet_ms`."""
     deadline = time.monotonic() + seconds
+    last = stats(page)["paints"]
     while time.monotonic() < deadline:
-        now = page.locator(selector).evaluate_all(PIXELS)
-        if len(now) == len(before) and all(a != b for a, b in zip(now, before)):
-            return now
-        page.wait_for_timeout(20)
-    raise AssertionError("the reconstructions did not change")
+        page.wait_for_timeout(quiet_ms)
+        now = stats(page)["paints"]
+        if now == last:
+            return
+        last = now
+    raise AssertionError("the page kept painting")
 
 
-def check_pad_fits(page) -> None:
-    """The pad is square, inside its column and the window; nothing scrolls sideways."""
-    pad = page.locator(PAD).bounding_box()
-    column = page.locator('[data-testid="stColumn"]', has=page.locator(PAD)).first.bounding_box()
-    assert abs(pad["width"] - pad["height"]) <= 1, pad
-    assert pad["width"] >= 150, pad
-    width = page.viewport_size["width"]
-    if width > 640:  # phones flatten the columns (lab/style.py): the window is the bound there
-        assert column["x"] - 1 <= pad["x"] and pad["x"] + pad["width"] <= column["x"] + column["width"] + 1
-    assert pad["x"] >= 0 and pad["x"] + pad["width"] <= width
-    scroll, client = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
-    assert scroll <= client
+def draw_and_follow(page, pen, tail: int = 4) -> list[list[int]]:
+    """Draws a 7, sampling every reconstruction (and the phone's preview, when shown) between pen
+    moves; the last `tail` points go without a pause, right before the pen lifts. Asserts each
+    canvas changed at least 3 times during the stroke and once more with the tail, painted
+    after pointer-up. Returns the final reconstructions."""
+    points = seven(pad_box(page), 28)
+    selector = f"{RECONS}, {PREVIEW}" if page.locator(PREVIEW).is_visible() else RECONS
+    first = pixels(page, selector)
+    samples = [first]
+    pen.down(*points[0])
+    for x, y in points[1:-tail]:
+        pen.move(x, y)
+        page.wait_for_timeout(25)
+        samples.append(pixels(page, selector))
+    for x, y in points[-tail:]:
+        pen.move(x, y)
+    pen.up()
+    during = changes(samples)
+    assert all(n >= 3 for n in during), f"changes while the pen moved, per canvas: {during}"
+    wait_changed(page, samples[-1], selector)  # the tail, drawn after the last sample
+    page.wait_for_function("() => window.__aeLab.lastPaint > window.__up", timeout=30_000)
+    settled(page)
+    return recon_pixels(page)
 
 
-def test_draw_with_the_mouse_and_the_reconstructions_follow_the_pen(server):
+def test_draw_with_the_mouse_and_every_reconstruction_follows_the_pen(server):
     url, log = server
-    with browser_page(url, log, LAPTOP) as page:
-        before = ready(page)
-        sidebar = page.locator('[data-testid="stSidebar"]').bounding_box()
-        assert sidebar["x"] >= 0 and sidebar["width"] > 200  # the sidebar is open
+    with browser_page(url, log, LAPTOP, prepare=lambda p: p.add_init_script(HOLD_WS)) as page:
+        example = painted(page)
         assert page.get_by_text("an example test digit").count()
-        check_pad_fits(page)
-        page.locator('canvas[aria-label^="Code of Dense"]').hover()  # the 8x4 code shows its values
+        pad, column = page.locator(PAD).bounding_box(), page.locator(".inputs").bounding_box()
+        assert abs(pad["width"] - pad["height"]) <= 1 and pad["width"] >= 250, pad
+        assert column["x"] - 1 <= pad["x"] and pad["x"] + pad["width"] <= column["x"] + column["width"] + 1
+        assert not page.locator(PREVIEW).is_visible()  # wide screens show the rows beside the pad
+
+        page.locator('canvas[aria-label^="Code of Dense"]').first.hover()  # a flat code shows its values
         tip = page.locator('[role="tooltip"]').first
         tip.wait_for(timeout=10_000)
         assert re.fullmatch(r"code\[\d+\] = -?\d+\.\d{3}", tip.inner_text()), tip.inner_text()
-        box = page.locator(PAD).bounding_box()
-        k = box["width"] / 280
-        page.mouse.move(box["x"] + 70 * k, box["y"] + 60 * k)
-        page.mouse.down()
-        for i in range(1, 13):  # the top bar of a 7 at a human pace, pen still down
-            page.mouse.move(box["x"] + (70 + 11 * i) * k, box["y"] + 60 * k)
-            page.wait_for_timeout(25)
-        during = changed(page, before)  # the rows follow before the pen lifts
-        for i in range(1, 13):
-            page.mouse.move(box["x"] + (200 - 6 * i) * k, box["y"] + (60 + 14 * i) * k)
-            page.wait_for_timeout(25)
-        page.mouse.up()
-        changed(page, during)
-        page.get_by_text("your drawing, cropped").wait_for(timeout=30_000)
+
+        drawn = draw_and_follow(page, Mouse(page))
+        assert drawn != example
+        page.get_by_text("your drawing, cropped").first.wait_for(timeout=10_000)
         page.screenshot(path=str(ARTIFACTS / "browser_drawn.png"))
 
-        # The drawing survives a visit to the Explore tab.
-        pad_pixels = page.locator(PAD).evaluate("e => e.toDataURL()")
-        page.get_by_role("tab", name="Explore").click()
-        page.get_by_role("tab", name="Code map").wait_for(timeout=120_000)
-        page.get_by_role("tab", name="Lab").click()
-        page.get_by_text("your drawing, cropped").wait_for(timeout=30_000)
-        assert page.locator(PAD).evaluate("e => e.toDataURL()") == pad_pixels
+        # Once the drawing has settled, the page reports it to the server (for Explore and the
+        # downloads), once.
+        page.wait_for_function("() => window.__ws.texts.some(t => t.includes('strokes'))", timeout=10_000)
+        page.wait_for_timeout(1000)
+        assert page.evaluate("() => window.__ws.texts.filter(t => t.includes('strokes')).length") == 1
 
-        # A second stroke, then Ctrl+Z and Undo take the strokes back one by one.
-        drawn = page.locator(RECONS).evaluate_all(PIXELS)
-        page.mouse.move(box["x"] + 110 * k, box["y"] + 150 * k)
-        page.mouse.down()
-        page.mouse.move(box["x"] + 190 * k, box["y"] + 150 * k, steps=8)
-        page.mouse.up()
-        crossed = changed(page, drawn)
+        # A second stroke; Ctrl+Z takes it back, Undo the first one, and an empty pad shows the
+        # example again.
+        box = pad_box(page)
+        k = box["width"] / 280
+        stroke(page, Mouse(page), [(box["x"] + (100 + 10 * i) * k, box["y"] + 150 * k) for i in range(10)])
+        crossed = wait_changed(page, drawn)
+        assert page.locator(PAD).evaluate(STROKES) == 2
         page.keyboard.press("Control+z")
-        changed(page, crossed)
+        wait_changed(page, crossed)
+        settled(page)
+        assert recon_pixels(page) == drawn
         page.get_by_role("button", name="Undo", exact=True).click()
-        page.get_by_text("Draw a digit on the pad").wait_for(timeout=30_000)  # an empty pad asks for one
-        assert page.locator(RECONS).evaluate_all(PIXELS) != drawn
-
-        inputs_before = page.locator(INPUTS).evaluate_all(PIXELS)
-        slider = page.locator('[data-testid="stSlider"]:has([aria-label="Noise level"]) input[type="range"]')
-        slider.focus()
-        for _ in range(4):
-            page.keyboard.press("ArrowRight")
-        page.get_by_text("0.70").wait_for(timeout=30_000)  # 0.5 + 4 steps of 0.05
-        deadline = time.monotonic() + 30
-        while page.locator(INPUTS).evaluate_all(PIXELS) == inputs_before:  # the denoiser's noisy input
-            assert time.monotonic() < deadline, "the noisy input did not change"
-            page.wait_for_timeout(50)
-        page.screenshot(path=str(ARTIFACTS / "browser_slider.png"))
-
-
-STROKES = "c => c.parentElement.parentNode.__pad.strokes.length"  # on the pad's canvas (lab/pad.js)
-
-
-def touch_drag(page, points: list[tuple[float, float]]):
-    """A finger down and moving through Chromium's input pipeline (pointer events with pointerType
-    "touch"); returns the CDP session to go on with and lift the finger."""
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": [{"x": points[0][0], "y": points[0][1]}]})
-    for x, y in points[1:]:
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [{"x": x, "y": y}]})
-        page.wait_for_timeout(25)
-    return cdp
+        wait_changed(page, drawn)
+        settled(page)
+        assert recon_pixels(page) == example
+        assert page.locator(PAD).evaluate(STROKES) == 0
+        assert not page.get_by_role("button", name="Clear", exact=True).is_enabled()
 
 
 def test_draw_with_a_finger_on_a_phone(server):
     url, log = server
-    with browser_page(url, log, PHONE, touch=True) as page:
-        before = ready(page)
+    with browser_page(url, log, PHONE, touch=True, prepare=lambda p: p.add_init_script(HOLD_WS)) as page:
+        example = painted(page)
         title = page.get_by_role("heading", name="Autoencoder lab").bounding_box()
         header = page.locator('[data-testid="stHeader"]').bounding_box()
         assert title["y"] >= header["y"] + header["height"] - 1  # not clipped under the header
-        page.locator(PAD).scroll_into_view_if_needed()
-        check_pad_fits(page)
-        pad = page.locator(PAD).bounding_box()
-        rows = page.locator('[data-testid="stElementContainer"].st-key-results_viewer').bounding_box()
-        chooser = page.locator(".st-key-models").bounding_box()
-        noise = page.locator(".st-key-noise_box").bounding_box()
-        assert pad["y"] + pad["height"] < rows["y"] < chooser["y"] < noise["y"]  # rows right below the pad
+        pad = pad_box(page)
+        assert abs(pad["width"] - pad["height"]) <= 1 and pad["width"] >= 250, pad
+        assert pad["x"] >= 0 and pad["x"] + pad["width"] <= PHONE["width"]
+        assert page.evaluate("() => document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+        # The rows are below the pad, out of sight while drawing: the first model's
+        # reconstruction is shown over the pad's corner.
+        preview = page.locator(PREVIEW)
+        assert preview.is_visible()
+        box = preview.bounding_box()
+        assert pad["x"] <= box["x"] and box["x"] + box["width"] <= pad["x"] + pad["width"] + 1
+        assert pad["y"] <= box["y"] < pad["y"] + pad["height"] / 2
+        first_row = page.locator("section.row").first.bounding_box()
+        assert first_row["y"] > pad["y"] + pad["height"]
         for name in ("Undo", "Clear"):  # visible buttons, not hover-only tools
             assert page.get_by_role("button", name=name, exact=True).is_visible()
 
-        k = pad["width"] / 280
-        x0, y0 = pad["x"], pad["y"]
-        top = [(x0 + (70 + 11 * i) * k, y0 + 60 * k) for i in range(13)]
-        cdp = touch_drag(page, top)
-        during = changed(page, before)  # while the finger is still down
-        for i in range(1, 13):
-            cdp.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [
-                {"x": x0 + (200 - 6 * i) * k, "y": y0 + (60 + 14 * i) * k}]})
-            page.wait_for_timeout(25)
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        changed(page, during)
-        page.get_by_text("your drawing, cropped").wait_for(timeout=30_000)
+        finger = Finger(page)
+        drawn = draw_and_follow(page, finger)
+        assert page.locator(PAD).evaluate(STROKES) == 1
+        assert pixels(page, PREVIEW)[0] == recon_pixels(page)[0]  # the preview is the first row's picture
         page.screenshot(path=str(ARTIFACTS / "browser_phone.png"))
-        # A second stroke, then a tap on Undo takes back exactly that one (the pad acts on the
+
+        # A second stroke, then a tap on Undo takes back exactly that one (the page acts on the
         # finger's pointerup and ignores the click that may follow), and a tap on Clear the rest.
-        cdp = touch_drag(page, [(x0 + 60 * k, y0 + (150 + 3 * i) * k) for i in range(10)])
-        cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
-        page.wait_for_function(f"c => ({STROKES})(c) === 2", arg=page.locator(PAD).element_handle(),
-                               timeout=10_000)
+        stroke(page, finger, [(pad["x"] + 60 * pad["width"] / 280, pad["y"] + (150 + 3 * i) * pad["width"] / 280)
+                              for i in range(10)])
+        page.wait_for_function(f"c => ({STROKES})(c) === 2", arg=page.locator(PAD).element_handle(), timeout=10_000)
         page.get_by_role("button", name="Undo", exact=True).tap()
         page.wait_for_timeout(1000)  # past any click that follows the tap
         assert page.locator(PAD).evaluate(STROKES) == 1
+        settled(page)
+        assert recon_pixels(page) == drawn
         page.get_by_role("button", name="Clear", exact=True).tap()
-        page.get_by_text("Draw a digit on the pad").wait_for(timeout=60_000)
+        page.wait_for_timeout(1000)
+        assert page.locator(PAD).evaluate(STROKES) == 0
+        settled(page)
+        assert recon_pixels(page) == example
 
 
-# Every x the pad is seen at, each frame from the page's start (the pad is in a shadow root), and
-# the page's left padding in the first frame it is seen (lab/style.py sets 1.6rem).
-PAD_PLACES = ("window.__padX = new Set(); const tick = () => { const c = Array.from("
-              "document.querySelectorAll('*')).map(e => e.shadowRoot && e.shadowRoot.querySelector("
-              f"'{PAD}')).find(Boolean); if (c) {{ window.__padX.add(Math.round(c.getBoundingClientRect().x)); "
-              "window.__padding = window.__padding || getComputedStyle(document.querySelector("
-              "'.block-container')).paddingLeft; } requestAnimationFrame(tick); }; requestAnimationFrame(tick);")
-
-
-def test_the_pad_never_moves_when_the_pages_css_comes_late(server):
-    """Streamlit loads the script of each kind of element lazily. The page's CSS (lab/style.py)
-    comes as a style-only st.html, whose script on a busy server arrived after the pad's, and the
-    pad then moved 55 px under the pen (seen in the load test); the pad now brings that CSS too.
-    Here the st.html script is held back 3 s: the page's CSS must be in place when the pad first
-    shows, and the pad must stay where it appeared."""
+def test_noise_controls_repaint_in_the_page_with_no_server_round_trip(server):
     url, log = server
-    held = []
+    with browser_page(url, log, LAPTOP, prepare=lambda p: p.add_init_script(HOLD_WS)) as page:
+        painted(page)
+        settled(page)
+        assert page.get_by_role("radio", name="Gaussian").get_attribute("aria-checked") == "true"
+        hold(page)  # from here on nothing reaches the server until release()
 
-    def hold_back_html(page):
-        def slow(route):
-            held.append(route.request.url)
-            time.sleep(3)
-            route.continue_()
-        page.route(re.compile(r".*/Html\.[^/]*\.js$"), slow)
-        page.add_init_script(PAD_PLACES)
+        # Dragging the slider's thumb with the mouse: the images follow before the release.
+        level = page.get_by_role("slider", name="Noise level")
+        box = level.bounding_box()
+        y = box["y"] + box["height"] / 2
+        thumb = box["x"] + 0.5 * box["width"]  # the default 0.5
+        samples = [pixels(page, INPUTS)]
+        page.mouse.move(thumb, y)
+        page.mouse.down()
+        for i in range(1, 9):
+            page.mouse.move(thumb + i * 0.05 * box["width"], y)
+            page.wait_for_timeout(60)
+            samples.append(pixels(page, INPUTS))
+        during = max(changes(samples))
+        value_during = level.input_value()
+        page.mouse.up()
+        assert during >= 3, f"the noisy input changed {during} times during the drag"
+        assert float(value_during) >= 0.8, value_during
 
-    with browser_page(url, log, LAPTOP, prepare=hold_back_html) as page:
-        ready(page)
-        page.wait_for_timeout(4000)  # past the held-back script
-        assert held, "the test held back no Html script: has Streamlit renamed it?"
-        assert page.evaluate("window.__padding") == "25.6px"  # 1.6rem: the page's CSS, not Streamlit's
-        places = page.evaluate("() => Array.from(window.__padX)")
-        assert len(places) == 1, f"the pad was seen at x = {places}"
-        check_pad_fits(page)
+        # The keyboard, each noise type, a new seed and "noise for every model".
+        images = pixels(page, f"{INPUTS}, {RECONS}")
+        level.focus()
+        page.keyboard.press("ArrowLeft")
+        images = wait_changed(page, images, f"{INPUTS}, {RECONS}", every=False)
+        for kind in ("Salt & pepper", "Masking", "Gaussian"):
+            page.get_by_role("radio", name=kind).click()
+            images = wait_changed(page, images, f"{INPUTS}, {RECONS}", every=False)
+            assert page.get_by_role("radio", name=kind).get_attribute("aria-checked") == "true"
+        seed = page.get_by_role("spinbutton", name="Seed").input_value()
+        page.get_by_role("button", name="New noise", exact=True).click()
+        images = wait_changed(page, images, f"{INPUTS}, {RECONS}", every=False)
+        assert page.get_by_role("spinbutton", name="Seed").input_value() != seed
+        # A model that is not a denoiser gets the clean digit until the box is ticked.
+        key = page.locator("section.row", has=page.get_by_text("not a denoiser")).first.get_attribute("data-key")
+        row = f'section.row[data-key="{key}"] canvas[aria-label^="Input to"], ' \
+              f'section.row[data-key="{key}"] canvas[aria-label^="Reconstruction by"]'
+        given = page.locator(f'section.row[data-key="{key}"] canvas[aria-label^="Input to"]')
+        assert given.get_attribute("aria-label").endswith("(clean)")
+        before = pixels(page, row)
+        page.get_by_role("checkbox", name="Noise for every model").check()
+        wait_changed(page, before, row)
+        assert given.get_attribute("aria-label").endswith("(noisy)")
+        page.screenshot(path=str(ARTIFACTS / "browser_noise.png"))
+
+        # Only now does the server hear of the settings (reported once they settled); the
+        # reruns that follow (here a trip through Test digit and back) keep them.
+        page.wait_for_timeout(800)
+        assert release(page) >= 1, "the page never reported the noise settings"
+        level_now = level.input_value()
+        mode(page, "Test digit")
+        page.get_by_role("img", name="The chosen digit").wait_for(timeout=30_000)
+        mode(page, "Draw")
+        page.locator(PAD).wait_for(timeout=30_000)
+        settled(page)
+        assert page.get_by_role("checkbox", name="Noise for every model").is_checked()
+        assert page.get_by_role("radio", name="Gaussian").get_attribute("aria-checked") == "true"
+        assert level.input_value() == level_now
+
+
+def test_a_third_model_test_digits_and_uploads_get_painted_rows(server, tmp_path):
+    from PIL import Image
+
+    from ae_core.data import load_bundled
+
+    url, log = server
+    with browser_page(url, log, LAPTOP) as page:
+        example = painted(page)
+        keys = [page.locator("section.row").nth(i).get_attribute("data-key") for i in range(2)]
+        chooser = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models to show")
+        chooser.locator("input").click()
+        page.get_by_role("option", name="VAE, 2-value code", exact=True).click()
+        page.keyboard.press("Escape")
+        three = painted(page, 3)
+        new = [page.locator("section.row").nth(i).get_attribute("data-key") for i in range(3)]
+        assert new == [*keys, "pretrained:vae_2d"], new
+        assert three[:2] == example
+        code = page.get_by_role("img", name="Code of VAE, 2-value code", exact=True)
+        assert code.evaluate("c => c.width * c.height") == 2  # exactly its values, no padding cells
+
+        # Test digit (the first one is the example itself): the pad gives way to the chosen
+        # digit; "Another" brings a new one.
+        mode(page, "Test digit")
+        chosen = page.get_by_role("img", name="The chosen digit")
+        chosen.wait_for(timeout=30_000)
+        assert not page.locator(PAD).is_visible()
+        page.get_by_text("held-out test digit #").first.wait_for(timeout=30_000)
+        picked = chosen.evaluate(PIXELS)
+        page.get_by_role("button", name="Another").click()
+        three = wait_changed(page, three)
+        assert chosen.evaluate(PIXELS) != picked
+
+        # Upload: a digit from the bundled data, as dark ink on paper.
+        digit = load_bundled().x_test[7]
+        png = tmp_path / "digit.png"
+        Image.fromarray((255 - digit * 255).astype(np.uint8)).resize((112, 112)).save(png)
+        mode(page, "Upload")
+        uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+        uploader.wait_for(state="attached", timeout=30_000)
+        before = recon_pixels(page)
+        uploader.set_input_files(str(png))
+        uploaded = wait_changed(page, before)
+        page.get_by_text("digit.png, converted").first.wait_for(timeout=30_000)
+
+        # An unreadable file: the uploader says why, and the element keeps working.
+        broken = tmp_path / "broken.png"
+        broken.write_bytes(b"this is not a picture")
+        uploader.set_input_files(str(broken))
+        page.locator('[data-testid="stAlert"]', has_text="broken.png").wait_for(timeout=30_000)
+        wait_changed(page, uploaded, every=False)  # the example stands in meanwhile
+        settled(page)
+        shown = pixels(page, f"{INPUTS}, {RECONS}")
+        page.get_by_role("radio", name="Masking").click()
+        wait_changed(page, shown, f"{INPUTS}, {RECONS}", every=False)
+        page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))
+
+
+@pytest.fixture(scope="module")
+def server_path(tmp_path_factory, pretrained_dir):
+    """A server that does not fetch the in-page runtime: the rows come from the server."""
+    from tests.browser_support import served
+
+    log = tmp_path_factory.mktemp("streamlit") / "server_path.log"
+    env = {"AE_PRETRAINED_DIR": str(pretrained_dir), "AE_MODELS_DIR": str(tmp_path_factory.mktemp("saved")),
+           "AE_RUNTIME_FETCH": "0"}
+    with served(env, log) as (url, _proc):
+        yield url, log
+
+
+def test_without_the_runtime_the_server_computes_the_rows(server_path):
+    from lab.runtime import DISABLED
+
+    url, log = server_path
+    with browser_page(url, log, LAPTOP) as page:
+        example = painted(page)
+        page.get_by_role("status").filter(has_text=DISABLED).wait_for(timeout=10_000)
+        stroke(page, Mouse(page), seven(pad_box(page), 20))
+        wait_changed(page, example)  # after pointer-up, from the server
+        assert page.get_by_text("The models update when you lift the pen").is_visible()
+        page.get_by_text("your drawing, cropped").first.wait_for(timeout=30_000)
+        page.wait_for_timeout(500)
+        images = pixels(page, f"{INPUTS}, {RECONS}")
+
+        level = page.get_by_role("slider", name="Noise level")
+        box = level.bounding_box()
+        y = box["y"] + box["height"] / 2
+        page.mouse.move(box["x"] + 0.5 * box["width"], y)
+        page.mouse.down()
+        page.mouse.move(box["x"] + 0.9 * box["width"], y, steps=5)
+        page.mouse.up()
+        images = wait_changed(page, images, f"{INPUTS}, {RECONS}", every=False)  # on release
+        level.focus()
+        page.keyboard.press("ArrowLeft")
+        wait_changed(page, images, f"{INPUTS}, {RECONS}", every=False)
+        page.screenshot(path=str(ARTIFACTS / "browser_server_path.png"))
 
 
 MAP_POINT = """() => {
@@ -275,8 +365,7 @@ MAP_POINT = """() => {
 def test_click_a_point_on_the_code_map_loads_that_digit(server):
     url, log = server
     with browser_page(url, log) as page:
-        page.get_by_role("tab", name="Explore").wait_for(timeout=120_000)
-        ready(page)  # the Lab has drawn
+        example = painted(page)
         page.get_by_role("tab", name="Explore").click()
         page.get_by_role("tab", name="Code map").wait_for(timeout=300_000)
         page.get_by_role("tab", name="Code map").click()  # the Explore section with the map
@@ -288,7 +377,6 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
         for attempt in range(3):
             page.wait_for_timeout(1000)
             point = page.evaluate(MAP_POINT)
-            page.mouse.move(point["x"], point["y"])
             page.mouse.click(point["x"], point["y"])
             loaded = page.locator(f"text=Input: held-out test digit #{point['index']} >> visible=true").first
             try:
@@ -297,10 +385,43 @@ def test_click_a_point_on_the_code_map_loads_that_digit(server):
             except Exception:  # noqa: BLE001 - playwright's TimeoutError; try again
                 if attempt == 2:
                     raise
-        page.wait_for_timeout(1000)
         page.screenshot(path=str(ARTIFACTS / "browser_map_click.png"))
-        # Back in the Lab, the clicked digit is the input there too.
+        # Back in the Lab, the clicked digit is the input there too, and the rows show it.
         page.get_by_role("tab", name="Lab").click()
-        page.locator(f"text=Input: held-out test digit #{point['index']} >> visible=true").first.wait_for(timeout=60_000)
-        ready(page, pad=False)  # the input is the clicked test digit now, not the pad
-        assert page.locator('[data-testid="stException"]').count() == 0
+        page.get_by_text(f"held-out test digit #{point['index']}").first.wait_for(timeout=60_000)
+        wait_changed(page, example)
+
+
+# Every x the pad is seen at, each frame from the page's start (the pad is in a shadow root), and
+# the page's left padding in the first frame it is seen (lab/style.py sets 1.6rem).
+PAD_PLACES = ("window.__padX = new Set(); const tick = () => { const c = Array.from("
+              "document.querySelectorAll('*')).map(e => e.shadowRoot && e.shadowRoot.querySelector("
+              f"'{PAD}')).find(Boolean); if (c && c.getBoundingClientRect().width) {{ "
+              "window.__padX.add(Math.round(c.getBoundingClientRect().x)); "
+              "window.__padding = window.__padding || getComputedStyle(document.querySelector("
+              "'.block-container')).paddingLeft; } requestAnimationFrame(tick); }; requestAnimationFrame(tick);")
+
+
+def test_the_pad_never_moves_when_the_pages_css_comes_late(server):
+    """Streamlit loads the script of each kind of element lazily. The page's CSS (lab/style.py)
+    comes as a style-only st.html, whose script on a busy server can arrive after the Lab's
+    element; the pad would then move under the pen. Here the st.html script is held back 8 s,
+    long after the pad shows: the pad must stay where it first appeared."""
+    url, log = server
+    held = []
+
+    def hold_back_html(page):
+        def slow(route):
+            held.append(route.request.url)
+            time.sleep(8)
+            route.continue_()
+        page.route(re.compile(r".*/Html\.[^/]*\.js$"), slow)
+        page.add_init_script(PAD_PLACES)
+
+    with browser_page(url, log, LAPTOP, prepare=hold_back_html) as page:
+        painted(page)
+        page.wait_for_timeout(9000)  # past the held-back script
+        assert held, "the test held back no Html script: has Streamlit renamed it?"
+        places = page.evaluate("() => Array.from(window.__padX)")
+        padding = page.evaluate("window.__padding")
+        assert len(places) == 1, f"the pad was seen at x = {places} (the page's padding first {padding})"
