@@ -200,6 +200,7 @@ def test_noise_controls_repaint_in_the_page_with_no_server_round_trip(server):
 
         # Dragging the slider's thumb with the mouse: the images follow before the release.
         level = page.get_by_role("slider", name="Noise level")
+        level.scroll_into_view_if_needed()  # below the pad: a laptop's window may need a scroll
         box = level.bounding_box()
         y = box["y"] + box["height"] / 2
         thumb = box["x"] + 0.5 * box["width"]  # the default 0.5
@@ -340,6 +341,7 @@ def test_without_the_runtime_the_server_computes_the_rows(server_path):
         images = pixels(page, f"{INPUTS}, {RECONS}")
 
         level = page.get_by_role("slider", name="Noise level")
+        level.scroll_into_view_if_needed()
         box = level.bounding_box()
         y = box["y"] + box["height"] / 2
         page.mouse.move(box["x"] + 0.5 * box["width"], y)
