@@ -8,7 +8,8 @@
 // model's code and reconstruction (onnxruntime-web), the metrics. At most one computation runs
 // at a time and the next one starts from the newest input, so a slow machine skips frames
 // instead of queueing them. The drawing and the noise settings go back to the server only when
-// they have settled (REPORT_MS), so the server keeps the current input for Explore without
+// they have settled (REPORT_MS, or at once on a press anywhere outside the element, such as the
+// Explore tab or the sidebar, or when the page is hidden), so the server keeps the current input for Explore without
 // working on every stroke.
 // Without `data.in_page` the server computes the rows (`data.result`); the pad sends the drawing
 // on pen-up and the noise controls on release.
@@ -17,7 +18,7 @@
 // are created once and kept on `parentElement.__lab`.
 
 const labStats = (window.__aeLab = window.__aeLab || { paints: 0, computes: 0 });
-const REPORT_MS = 600; // a drawing or a noise setting this long unchanged is reported to the server
+const REPORT_MS = 2500; // a drawing or a noise setting this long unchanged is reported to the server
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -489,16 +490,26 @@ function build(root, data) {
   };
   // Reports to the server: the latest value, once it has not changed for REPORT_MS (at once
   // when `now`); reported values are compared, so an unchanged one is never sent twice.
+  s.pending = {};
   s.report = (name, value, now) => {
     clearTimeout(s.timers[name]);
     const send = () => {
+      delete s.pending[name];
       const text = JSON.stringify(value());
       if (text === s.sent?.[name]) return;
       (s.sent = s.sent || {})[name] = text;
       s.setStateValue(name, JSON.parse(text));
     };
+    s.pending[name] = send;
     if (now) send(); else s.timers[name] = setTimeout(send, REPORT_MS);
   };
+  // A press outside the element (the Explore tab, the sidebar, any widget) or the page going to
+  // the background sends what is pending at once, before what that press asks of the server.
+  s.flush = () => {
+    for (const [name, send] of Object.entries(s.pending)) { clearTimeout(s.timers[name]); send(); }
+  };
+  s.onOutside = (e) => { if (!e.composedPath().includes(grid)) s.flush(); };
+  s.onHidden = () => { if (document.visibilityState === "hidden") s.flush(); };
   s.drawingChanged = (final) => {
     if (s.inPage) {
       s.schedule();
@@ -642,9 +653,13 @@ export default function ({ parentElement, data, setStateValue }) {
   s.setStateValue = setStateValue;
   update(s, data);
   document.addEventListener("keydown", s.pad.onKey);
+  document.addEventListener("visibilitychange", s.onHidden);
+  document.addEventListener("pointerdown", s.onOutside, true);
   s.pad.observer.observe(s.pad.wrap.querySelector(".stage"));
   return () => {
     document.removeEventListener("keydown", s.pad.onKey);
+    document.removeEventListener("visibilitychange", s.onHidden);
+    document.removeEventListener("pointerdown", s.onOutside, true);
     s.pad.observer.disconnect();
   };
 }
