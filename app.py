@@ -30,9 +30,11 @@ for problem in settings.problems:
     st.warning(problem)
 
 
-@st.fragment
 def lab_element(models) -> None:
-    """The Lab's element: the page's reports of the drawing and the noise rerun only this."""
+    """The Lab's element. The page's reports of the drawing and the noise (once they have settled,
+    or at once on a press elsewhere) rerun the whole page, as any widget does: a report sent as a
+    fragment's rerun together with a press on the Explore tab lost the tab's rerun, and left
+    Explore blank."""
     with section("running the models"):
         noise = inputs_view.current_noise()
         lab_page.lab_ui(inputs_view.current_input, inputs_view.example(inputs_view.EMPTY_PAD), noise, models,
