@@ -109,6 +109,11 @@ ASKED = """(() => { const mark = (e) => { if (e.type === 'pointerup' || e.key.st
 ANSWER = """c => { const s = c.getRootNode().__lab, lab = window.__aeLab || {};
   const idle = s && !s.busy && !s.again && !s.frame;
   return idle && lab.lastPaint > window.__asked ? lab.lastPaint - window.__asked : -1; }"""
+# Where the pad is in the page's layout (its box plus every scrolled ancestor's offset): a focused
+# slider may scroll the page, which moves the pad on screen but is no layout shift.
+LAYOUT_BOX = """c => { const r = c.getBoundingClientRect(); let x = r.left + window.scrollX, y = r.top + window.scrollY;
+  for (let el = c.getRootNode().host; el; el = el.parentElement) { x += el.scrollLeft; y += el.scrollTop; }
+  return {x, y, width: r.width}; }"""
 PAGE_ERRORS = """() => document.querySelectorAll('[data-testid="stException"]').length +
   Array.from(document.querySelectorAll('[data-testid="stAlert"]')).filter(
     a => a.innerText.includes('Something went wrong')).length"""
@@ -132,7 +137,7 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
         await page.locator(CANVAS).wait_for(timeout=180_000)
         await page.wait_for_function("() => (window.__aeLab || {}).paints > 0", timeout=180_000)
         out["ready"] += 1
-        box = await page.locator(CANVAS).bounding_box()
+        layout = await page.locator(CANVAS).evaluate(LAYOUT_BOX)
         slider = page.get_by_role("slider", name="Noise level")
         direction, value, drawn, moved = "ArrowRight", 0.5, False, False
         while clock["phase"] != "done":
@@ -143,12 +148,14 @@ async def _user(browser, url: str, index: int, clock: dict, out: dict, interacti
                 # digit); later ones are short strokes somewhere new.
                 # Where the pad is now (a person aims at what they see); it must not have moved
                 # since the page was ready: nothing in the Lab should shift it under the pen.
-                now = await page.locator(CANVAS).bounding_box()
-                if not moved and any(abs(now[d] - box[d]) > 1 for d in ("x", "y", "width")):
+                now = await page.locator(CANVAS).evaluate(LAYOUT_BOX)
+                if not moved and any(abs(now[d] - layout[d]) > 1 for d in ("x", "y", "width")):
                     moved = True
-                    out["errors"].append(f"user {index}: the pad moved from {box} to {now} at "
+                    out["errors"].append(f"user {index}: the pad moved from {layout} to {now} at "
                                          f"{time.perf_counter() - clock['t0']:.1f} s ({phase})")
-                box = now
+                layout = now
+                await page.locator(CANVAS).scroll_into_view_if_needed()
+                box = await page.locator(CANVAS).bounding_box()
                 k = box["width"] / 280
                 if not drawn:
                     points = [(70, 60), (200, 60), (130, 230)]
