@@ -158,3 +158,23 @@ def test_train_on_clothing_with_a_smaller_code_and_watch_it_learn(env):
     assert "Epoch 2, reconstruction of" in page and "your input" in page
     replay.set_value(1).run()
     assert "Epoch 1, reconstruction of" in " ".join(m.value for m in at.sidebar.markdown)
+
+
+def test_the_optimizer_and_a_denoisers_noise_type_reach_the_run(env, fake):
+    """The tutorial's Adadelta at learning rate 1.0 (Keras 3's 'adadelta' means 0.001, which does
+    not train) and the fixed noisy copy's kind, chosen in the sidebar, are what the run gets."""
+    manager = fake(FINISHED)
+    at = app()
+    at.sidebar.selectbox(key="train_preset").set_value("conv_denoiser").run()
+    assert not [w for w in at.sidebar.get("button_group") if w.key == "train_noise_kind"]  # fresh noise: Gaussian
+    at.sidebar.selectbox(key="train_preset").set_value("conv_seed").run()
+    sb = at.sidebar
+    assert [w for w in sb.get("button_group") if w.key == "train_noise_kind"]  # the same query finds it here
+    assert sb.segmented_control(key="train_noise_kind").value == "gaussian"  # the tutorial's
+    sb.segmented_control(key="train_optimizer").set_value("adadelta")
+    sb.select_slider(key="train_lr").set_value(1.0)
+    sb.segmented_control(key="train_noise_kind").set_value("mask")
+    sb.button(key="train").click().run()
+    assert_clean(at)
+    (job,) = manager._jobs.values()
+    assert (job.config.optimizer, job.config.lr, job.config.noise_kind) == ("adadelta", 1.0, "mask")
