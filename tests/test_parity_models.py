@@ -11,22 +11,18 @@ import functools
 import http.server
 import os
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ae_core import noise, store
 from lab import runtime
+from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_required, require_chromium
 from tests.helpers import bundled
 
-ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOLERANCE = 1e-5
 
-pytestmark = pytest.mark.browser
+pytestmark = browser_required()
 
 
 class _Static(http.server.SimpleHTTPRequestHandler):
@@ -42,11 +38,7 @@ class _Static(http.server.SimpleHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def page():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium): the page's models are untested"
-        if os.environ.get("AE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " and AE_REQUIRE_BROWSER=1 requires it")
-        pytest.skip(message)
+    require_chromium()
     status = runtime.ensure()
     if not status.ready:
         if os.environ.get("AE_REQUIRE_BROWSER") == "1":
