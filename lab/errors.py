@@ -4,7 +4,6 @@ Streamlit's own stop/rerun signals are BaseExceptions, so `except Exception` let
 """
 from __future__ import annotations
 
-import functools
 import logging
 
 import streamlit as st
@@ -18,15 +17,3 @@ def oops(where: str, exc: Exception) -> None:
     st.error(f"{OOPS} while {where} ({type(exc).__name__}). The rest of the page still works; "
              "try again, or reload the page.", icon=":material/build:")
 
-
-def guarded(where: str):
-    """Decorator: run a view (or a fragment body, which reruns on its own) under `oops`."""
-    def wrap(fn):
-        @functools.wraps(fn)
-        def run(*args, **kwargs):
-            try:
-                return fn(*args, **kwargs)
-            except Exception as exc:  # noqa: BLE001 - shown calmly, logged in full
-                oops(where, exc)
-        return run
-    return wrap

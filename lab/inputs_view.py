@@ -18,7 +18,7 @@ import streamlit as st
 from ae_core import preprocess
 from ae_core.noise import KINDS
 
-from . import resources
+from . import kit, resources
 
 DRAWING = "pad_drawing"  # session key: the drawing the page reported, {"size", "strokes"}
 MODES = ("draw", "pick", "upload")
@@ -195,6 +195,7 @@ def pick_ui() -> None:
     from ae_core.data import class_names
 
     st.session_state.setdefault("pick_index", EXAMPLE_INDEX)
+    kit.keep(("pick_set", "pick_label"))  # the index is kept, so its set and class are too
     kind = st.segmented_control("Test set", list(PICK_SETS), default="digits", required=True, key="pick_set",
                                 format_func=PICK_SETS.get, on_change=_new_set,
                                 help="Clothing (Fashion-MNIST) is not what the digit models learned: an "

@@ -20,8 +20,7 @@ import streamlit as st
 
 from ae_core.worker import public_text
 
-from . import engine, figures, jobs, resources
-from .errors import guarded
+from . import engine, figures, jobs, kit, resources
 from .jobs import Busy, Job, QueueFull
 from .settings import Settings
 
@@ -33,7 +32,6 @@ FORM_KEYS = ("train_preset", "train_epochs", "train_batch", "train_lr", "train_n
 DATA_LABELS = {"bundled": "Digits", "clothing": "Clothing"}
 CODE_SIZES = (2, 4, 8, 16, 32, 64)
 OPTIMIZERS = {"adam": "Adam", "adadelta": "Adadelta (the tutorial's)"}
-FORM_MEMORY = "_train_form"  # session_state: the form's last values (widgets not drawn lose theirs)
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.1, 1.0)
 NOISE_MEMORY = "_train_noise_by_preset"  # session_state: preset -> its noise slider's last value
 RETRAINED = "_retrained_count"  # session_state: preset -> the last "retrained #N" given
@@ -259,7 +257,7 @@ def _strip(job: Job) -> None:
         st.markdown(strip_html(snaps[-1], captions, originals, width=26), unsafe_allow_html=True)
 
 
-@guarded("showing the training progress")
+@kit.section("showing the training progress")
 def _live_panel() -> None:
     """Polled once a second while this visitor's run is queued or runs; reruns the app at the end."""
     backend, me = manager(), session_id()
@@ -285,17 +283,6 @@ def _live_panel() -> None:
 
 
 live_panel = st.fragment(run_every=1.0)(_live_panel)
-
-
-def _remember_form() -> None:
-    st.session_state[FORM_MEMORY] = {k: st.session_state[k] for k in FORM_KEYS if k in st.session_state}
-
-
-def _restore_form() -> None:
-    """Put back the form's values: widgets that were not drawn (while a run trained) lost them."""
-    for key, value in st.session_state.get(FORM_MEMORY, {}).items():
-        if key not in st.session_state:
-            st.session_state[key] = value
 
 
 def _queue_note() -> None:
@@ -326,7 +313,7 @@ def _preset_changed() -> None:
 def _form(settings: Settings) -> None:
     from ae_core.presets import PRESETS
 
-    _restore_form()
+    kit.keep(FORM_KEYS)  # the form is not drawn while a run trains
     names = list(PRESETS)
     preset_name = st.selectbox("Preset", names, key="train_preset", format_func=lambda n: PRESETS[n].title,
                                on_change=_preset_changed)
@@ -385,7 +372,6 @@ def _form(settings: Settings) -> None:
     st.caption(f"Trains on {digits:,} bundled {what}; checks on held-out validation {what} after each epoch.")
     _queue_note()
     if st.button("Train", icon=":material/play_arrow:", key="train", type="primary", width="stretch"):
-        _remember_form()
         try:
             config = dataclasses.replace(base, **overrides)
         except ValueError as exc:  # TrainConfig explains what is wrong
@@ -455,7 +441,7 @@ def _save(settings: Settings, key: str, m: SessionModel, name: str) -> None:
     st.rerun(scope="app")
 
 
-@guarded("drawing the training sidebar")
+@kit.section("drawing the training sidebar")
 def _panel(settings: Settings) -> None:
     st.header("Retrain a model")
     note = st.session_state.pop("_train_note", None)

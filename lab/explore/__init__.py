@@ -27,7 +27,8 @@ from ..settings import Settings
 from . import baselines, claims, codemap, data, history, ladder, manifold, pictures, playground
 
 DENSE_DEFAULT = ("pretrained:dense_seed", "pretrained:dense_deep")
-KEPT = ("explore_section", "explore_model")  # widget choices kept while the tab is closed
+# The choices kept while the tab, or their section, is closed (kit.keep).
+KEPT = ("explore_section", "explore_model", "map_method", "interp_label", "interp_steps", "claims_fig_source")
 NEED_INPUT = "This panel works on the Lab's input: load a readable digit there."
 
 
@@ -101,20 +102,6 @@ def dense_models(settings: Settings, shown: list[engine.LoadedModel]) -> dict[st
     return out
 
 
-def _keep() -> None:
-    """Streamlit forgets a widget's value while it is not drawn (the tab closed): put the copy
-    back before the widget is drawn again."""
-    for key in KEPT:
-        if key not in st.session_state and f"_kept_{key}" in st.session_state:
-            st.session_state[key] = st.session_state[f"_kept_{key}"]
-
-
-def _remember() -> None:
-    for key in KEPT:
-        if key in st.session_state:
-            st.session_state[f"_kept_{key}"] = st.session_state[key]
-
-
 def _panel(panel: Panel, ctx: Context) -> None:
     st.subheader(panel.title, divider="gray")
     if panel.needs_digit and ctx.digit is None:
@@ -147,7 +134,7 @@ def _model_choice(dense: dict[str, engine.LoadedModel]) -> engine.LoadedModel | 
 
 def page(settings: Settings) -> None:
     """The whole tab; app.py calls it only while the tab is open."""
-    _keep()
+    kit.keep(KEPT)
     st.html(pictures.STYLE)
     digit = inputs_view.current_digit()
     if not isinstance(digit, inputs_view.Digit):
@@ -177,4 +164,3 @@ def page(settings: Settings) -> None:
             else:
                 for panel in section.panels:
                     _panel(panel, ctx)
-    _remember()
