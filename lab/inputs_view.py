@@ -180,10 +180,8 @@ def current_noise() -> NoiseChoice:
 # --- the widgets ---------------------------------------------------------------------------
 
 def _new_sample() -> None:
-    labels = resources.test_labels(str(_value("pick_set")))
-    wanted = st.session_state.get("pick_label", "any")
-    pool = np.arange(len(labels)) if wanted == "any" else np.flatnonzero(labels == int(wanted))
-    st.session_state["pick_index"] = int(np.random.default_rng().choice(pool))
+    st.session_state["pick_index"] = resources.random_test_index(st.session_state.get("pick_label", "any"),
+                                                                 str(_value("pick_set")))
 
 
 def _new_set() -> None:

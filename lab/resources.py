@@ -37,6 +37,13 @@ def test_labels(kind: str = "digits") -> np.ndarray:
     return _set(kind).y_test.copy()
 
 
+def random_test_index(label="any", kind: str = "digits") -> int:
+    """A random held-out image's index: of class `label` (0-9), or of any class."""
+    labels = _set(kind).y_test
+    pool = np.arange(len(labels)) if label == "any" else np.flatnonzero(labels == int(label))
+    return int(np.random.default_rng().choice(pool))
+
+
 @st.cache_data(show_spinner=False, max_entries=256)
 def test_digit(index: int, kind: str = "digits") -> tuple[np.ndarray, int]:
     """One held-out image (28, 28) of "digits" or "clothing", and its label."""

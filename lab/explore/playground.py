@@ -96,9 +96,7 @@ def playground(ctx) -> None:
 # --- interpolation -----------------------------------------------------------------------------
 
 def _other(label) -> None:
-    labels = resources.test_labels()
-    pool = np.arange(len(labels)) if label == "any" else np.flatnonzero(labels == int(label))
-    st.session_state["interp_index"] = int(np.random.default_rng().choice(pool))
+    st.session_state["interp_index"] = resources.random_test_index(label)
 
 
 def interpolation(ctx) -> None:
