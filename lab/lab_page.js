@@ -641,13 +641,16 @@ function update(s, data) {
     s.rows = s.models.map((m) => rowNode(s, m));
     s.rowsBox.replaceChildren(...s.rows.map((r) => r.node));
     if (!s.rows.length) s.rowsBox.append(el("p", "empty", "No model chosen: choose one or more above."));
+    // Every model file starts downloading now, beside the engine, rather than one after another
+    // as the first computation reaches it.
+    if (s.inPage) for (const m of s.models) for (const url of [m.enc, m.dec]) ortSession(url, s.ort).catch(() => {});
   }
   s.toggle.hidden = !s.models.some((m) => m.code_shape.length === 3);
   if (data.result && !(s.inPage && s.computed)) s.fromServer(data.result);
   if (s.inPage) s.schedule();
 }
 
-export default function ({ parentElement, data, setStateValue }) {
+export default function ({ parentElement, data: [data], setStateValue }) {
   let s = parentElement.__lab;
   if (!s || !s.root.isConnected) s = parentElement.__lab = build(parentElement, data);
   s.setStateValue = setStateValue;

@@ -148,4 +148,6 @@ def lab_ui(current: Callable[[], Digit], example: Digit, choice: NoiseChoice, mo
         # server, while the page loads the runtime and the models (a second or two).
         data["result"] = _result(digit, choice, models, plain)
         st.session_state[SERVED] = True
-    _component()(key=KEY, data=data, on_drawing_change=_changed, on_noise_change=_changed)
+    # In a list: Streamlit looks for dataframes among a dict's values, which imports pandas and
+    # pyarrow (about 0.6 s) on a server's first page, before this element can be sent.
+    _component()(key=KEY, data=[data], on_drawing_change=_changed, on_noise_change=_changed)

@@ -61,7 +61,7 @@ def lab_data(at) -> dict:
 
     for el in at.get("bidi_component"):
         if el.key == KEY or el.proto.id.endswith(KEY):
-            return json.loads(el.proto.json)
+            return json.loads(el.proto.json)[0]  # lab_page sends [data]
     raise AssertionError("the Lab's element is not on the page")
 
 
