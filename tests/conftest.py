@@ -1,5 +1,5 @@
-"""Shared fixtures: the models the app tests use, fake trainers, and no trainer process outliving
-its test."""
+"""Shared fixtures: the models the app tests use, fake trainers, a Redis server, and no trainer
+process outliving its test."""
 import os
 import sys
 from pathlib import Path
@@ -74,3 +74,14 @@ def fake_trainer(monkeypatch, fake_manager):
         return manager
 
     return use
+
+
+@pytest.fixture
+def redis_url():
+    """A fresh redis-server on a free loopback port for the test (tests/jobs_support.py)."""
+    from tests.jobs_support import redis_or_skip
+
+    proc, url = redis_or_skip()
+    yield url
+    proc.kill()
+    proc.wait(10)
