@@ -172,6 +172,28 @@ def private_scratch(parent: Path | str | None = None) -> Path:
     return Path(tempfile.mkdtemp(prefix=f"{SCRATCH_PREFIX}{os.getpid()}-", dir=parent))
 
 
+class Scratch:
+    """A backend's private scratch folder (`private_scratch` under `parent`), made on first use
+    and removed when the server exits."""
+
+    def __init__(self, parent: Path | str | None = None):
+        self._parent = parent
+        self._path: Path | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def made(self) -> Path | None:
+        """The folder, or None while nothing has needed it."""
+        return self._path
+
+    def path(self) -> Path:
+        with self._lock:
+            if self._path is None:
+                self._path = private_scratch(self._parent)
+                atexit.register(shutil.rmtree, self._path, True)
+            return self._path
+
+
 class JobManager:
     """The embedded backend: a queue and trainer processes for one server."""
 
@@ -188,8 +210,7 @@ class JobManager:
         self.max_running = max(1, int(max_running))
         self.queue_max = max(1, int(queue_max))
         self.idle_seconds = float(idle_seconds)
-        self._scratch_parent = scratch_root
-        self._scratch: Path | None = None
+        self._scratch = Scratch(scratch_root)
         self.command = command or [sys.executable, "-m", "ae_core.worker"]
         self.grace_seconds = grace_seconds
         self.stop_grace_seconds = stop_grace_seconds
@@ -200,11 +221,7 @@ class JobManager:
     @property
     def scratch_root(self) -> Path:
         """This server's private scratch folder, made on first use and removed at exit."""
-        with self._lock:
-            if self._scratch is None:
-                self._scratch = private_scratch(self._scratch_parent)
-                atexit.register(shutil.rmtree, self._scratch, True)
-            return self._scratch
+        return self._scratch.path()
 
     # --- queries -------------------------------------------------------------------------
 

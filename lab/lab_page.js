@@ -20,24 +20,6 @@
 const labStats = (window.__aeLab = window.__aeLab || { paints: 0, computes: 0 });
 const REPORT_MS = 2500; // a drawing or a noise setting this long unchanged is reported to the server
 
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function bytesOf(b64) {
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
-
-function floatsOf(b64) {
-  return new Float32Array(bytesOf(b64).buffer);
-}
-
 // A finger or pen acts on pointerup over the button, a mouse or the keyboard on click: in
 // Chromium a tap sometimes brings no click at all, while its pointerdown and pointerup arrive.
 // The click that may follow a tap is then ignored.

@@ -1,6 +1,7 @@
-// onnxruntime-web in the page (plain functions; lab/pagejs.py joins this file in front of an
-// element's module). The runtime is loaded once per page from the app's own server (lab/runtime.py
-// publishes it under /app/static/ort/), and one InferenceSession is kept per model file. Model
+// onnxruntime-web in the page, and the small DOM and base64 helpers both elements use (plain
+// functions; lab/pagejs.py joins this file in front of each element's module). The runtime is
+// loaded once per page from the app's own server (lab/runtime.py publishes it under
+// /app/static/ort/), and one InferenceSession is kept per model file. Model
 // URLs are content-addressed (/app/static/models/<sha256>.onnx), so a kept session is never stale.
 // `info` is the element's `data.ort`: {module, wasm, version}, absolute paths on this server.
 //
@@ -67,4 +68,25 @@ async function ortRunAll(url, info, input, dims) {
 
 async function ortRun(url, info, input, dims) {
   return (await ortRunAll(url, info, input, dims))[0];
+}
+
+// --- shared by the elements --------------------------------------------------------------
+
+function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+// Base64 as Python sends it: raw bytes (pixels 0..255), or little-endian float32 values.
+function bytesOf(b64) {
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function floatsOf(b64) {
+  return new Float32Array(bytesOf(b64).buffer);
 }

@@ -21,8 +21,8 @@ from pathlib import Path
 
 from ae_core.worker import QUEUE_NAME, RESULT_SECONDS, cancel_key, files_key, watch_key
 
-from .jobs import (GRACE_SECONDS, IDLE_SECONDS, STOP_GRACE_SECONDS, WORKER_NICE, Busy, Job, QueueFull, busy_message,
-                   full_message, private_scratch)
+from .jobs import (GRACE_SECONDS, IDLE_SECONDS, STOP_GRACE_SECONDS, WORKER_NICE, Busy, Job, QueueFull, Scratch,
+                   busy_message, full_message)
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,7 @@ class SharedQueue:
         self.grace_seconds = grace_seconds
         self.stop_grace_seconds = stop_grace_seconds
         self.nice = nice
-        self._scratch_parent = scratch_root
-        self._scratch: Path | None = None
+        self._scratch = Scratch(scratch_root)
         self._lock = threading.Lock()
         self._holders: dict[str, set] = {}  # job id -> visitors on this server showing its model
         self._cleaned = 0.0
@@ -269,8 +268,8 @@ class SharedQueue:
             if holders:
                 return
             self._holders.pop(job.id, None)
-        if self._scratch is not None:
-            shutil.rmtree(self._scratch / job.id, ignore_errors=True)
+        if self._scratch.made is not None:
+            shutil.rmtree(self._scratch.made / job.id, ignore_errors=True)
 
     def result_folder(self, job: Job) -> Path:
         """The finished model's files, fetched from Redis into this server's private scratch
@@ -318,13 +317,8 @@ class SharedQueue:
 
     @property
     def scratch_root(self) -> Path:
-        import atexit
-
-        with self._lock:
-            if self._scratch is None:
-                self._scratch = private_scratch(self._scratch_parent)
-                atexit.register(shutil.rmtree, self._scratch, True)
-            return self._scratch
+        """This server's private scratch folder, made on first use and removed at exit."""
+        return self._scratch.path()
 
     def shutdown(self, timeout: float = 10.0) -> None:
         """Nothing to stop: the runs belong to the shared queue, not to this server."""

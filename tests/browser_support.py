@@ -121,6 +121,18 @@ def chromium():
             browser.close()
 
 
+@contextlib.contextmanager
+def script_page():
+    """A blank Chromium page to load scripts into and call (no app). Afterwards: no uncaught
+    exception."""
+    with chromium() as browser:
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        yield page
+        assert not errors, errors
+
+
 class Problems(list):
     """Console errors and uncaught exceptions of a page, as text."""
 

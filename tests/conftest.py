@@ -1,4 +1,5 @@
-"""Shared fixtures: the models the app tests use, and no trainer process outliving its test."""
+"""Shared fixtures: the models the app tests use, fake trainers, a Redis server, and no trainer
+process outliving its test."""
 import os
 import sys
 from pathlib import Path
@@ -39,3 +40,48 @@ def _no_trainer_outlives_its_test():
     resources = sys.modules.get("lab.resources")
     if resources is not None:
         resources.job_manager().shutdown()
+
+
+@pytest.fixture
+def fake_manager(tmp_path):
+    """Makes job managers whose trainers are fake (tests/jobs_support.py): `fake_manager(body,
+    **kwargs)`, `body` speaking the worker's protocol. Their trainers are killed after the test,
+    passed or failed."""
+    from lab.jobs import JobManager
+    from tests.jobs_support import EPOCHS_UNTIL_CANCEL, fake_worker
+
+    managers = []
+
+    def make(body: str = EPOCHS_UNTIL_CANCEL, **kwargs) -> JobManager:
+        manager = JobManager(scratch_root=tmp_path / "scratch", command=fake_worker(tmp_path, body), **kwargs)
+        managers.append(manager)
+        return manager
+
+    yield make
+    for manager in managers:
+        manager.shutdown()
+
+
+@pytest.fixture
+def fake_trainer(monkeypatch, fake_manager):
+    """Makes the page's job manager one with a fake trainer: `fake_trainer(body)`, `body` speaking
+    the worker's protocol, returns it."""
+    from lab import resources
+
+    def use(body: str):
+        manager = fake_manager(body)
+        monkeypatch.setattr(resources, "job_manager", lambda: manager)
+        return manager
+
+    return use
+
+
+@pytest.fixture
+def redis_url():
+    """A fresh redis-server on a free loopback port for the test (tests/jobs_support.py)."""
+    from tests.jobs_support import redis_or_skip
+
+    proc, url = redis_or_skip()
+    yield url
+    proc.kill()
+    proc.wait(10)

@@ -80,8 +80,9 @@ def free_port() -> int:
 
 
 def redis_or_skip():
-    """Start Debian's redis-server on a free loopback port (no persistence); yields its URL and
-    stops it. Without redis-server the test skips, except in CI (`AE_REQUIRE_BROWSER=1`)."""
+    """Start Debian's redis-server on a free loopback port (no persistence); returns the process
+    and its URL (the `redis_url` fixture in tests/conftest.py stops it after the test). Without
+    redis-server the test skips, except in CI (`AE_REQUIRE_BROWSER=1`)."""
     import os
     import shutil
     import subprocess

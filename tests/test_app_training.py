@@ -1,6 +1,6 @@
 """The training sidebar in AppTest: the noise slider per preset, caps re-checked where the run
 starts, joins, leaving the queue, display names, "retrained #N" numbers that only increase.
-Fake trainers (tests/jobs_support.py) keep TensorFlow out."""
+Fake trainers (`fake_trainer`, tests/conftest.py) keep TensorFlow out."""
 from __future__ import annotations
 
 import pytest
@@ -23,25 +23,6 @@ def env(monkeypatch, tmp_path, pretrained_dir):
     return point_app_at(monkeypatch, pretrained_dir, tmp_path)
 
 
-@pytest.fixture
-def fake(monkeypatch, tmp_path):
-    from lab import resources
-    from lab.jobs import JobManager
-    from tests.jobs_support import fake_worker
-
-    managers = []
-
-    def use(body: str) -> JobManager:
-        m = JobManager(scratch_root=tmp_path / "scratch", command=fake_worker(tmp_path, body))
-        managers.append(m)
-        monkeypatch.setattr(resources, "job_manager", lambda: m)
-        return m
-
-    yield use
-    for m in managers:
-        m.shutdown()
-
-
 def test_the_noise_slider_takes_each_presets_own_default(env):
     at = app()
     at.sidebar.selectbox(key="train_preset").set_value("conv_seed").run()
@@ -55,8 +36,8 @@ def test_the_noise_slider_takes_each_presets_own_default(env):
     assert at.sidebar.slider(key="train_noise").value == 0.7  # each preset keeps its own
 
 
-def test_retrained_numbers_only_increase_and_the_sidebar_uses_display_names(env, fake):
-    fake(FINISHED)
+def test_retrained_numbers_only_increase_and_the_sidebar_uses_display_names(env, fake_trainer):
+    fake_trainer(FINISHED)
     at = app()
     at.sidebar.selectbox(key="train_preset").set_value("dense_seed")
     at.sidebar.number_input(key="train_epochs").set_value(1)
@@ -73,10 +54,10 @@ def test_retrained_numbers_only_increase_and_the_sidebar_uses_display_names(env,
     assert any("#2" in t for t in titles) and not any("#1" in t for t in titles)
 
 
-def test_leaving_the_queue_says_so_and_a_second_visitor_joins_an_identical_run(env, fake):
+def test_leaving_the_queue_says_so_and_a_second_visitor_joins_an_identical_run(env, fake_trainer):
     from ae_core.presets import PRESETS
 
-    m = fake(HOLDS)
+    m = fake_trainer(HOLDS)
     first = app()
     first.sidebar.selectbox(key="train_preset").set_value("dense_seed")
     first.sidebar.button(key="train").click().run()
@@ -97,14 +78,14 @@ def test_leaving_the_queue_says_so_and_a_second_visitor_joins_an_identical_run(e
     assert "nothing was kept" not in texts(other)
 
 
-def test_the_caps_are_checked_where_the_run_starts(env, fake, monkeypatch):
+def test_the_caps_are_checked_where_the_run_starts(env, fake_trainer, monkeypatch):
     """A run asked for beyond AE_MAX_EPOCHS (say by a quick-train button or a forged widget
     value) is refused by `training_view.start`, not only by the form's widgets."""
     from ae_core.config import TrainConfig
     from lab import training_view
     from lab.settings import Settings
 
-    m = fake(HOLDS)
+    m = fake_trainer(HOLDS)
     monkeypatch.setenv("AE_MAX_EPOCHS", "3")
     shown = []
     monkeypatch.setattr(training_view.st, "warning", lambda text, **kw: shown.append(text))
@@ -160,10 +141,10 @@ def test_train_on_clothing_with_a_smaller_code_and_watch_it_learn(env):
     assert "Epoch 1, reconstruction of" in " ".join(m.value for m in at.sidebar.markdown)
 
 
-def test_the_optimizer_and_a_denoisers_noise_type_reach_the_run(env, fake):
+def test_the_optimizer_and_a_denoisers_noise_type_reach_the_run(env, fake_trainer):
     """The tutorial's Adadelta at learning rate 1.0 (Keras 3's 'adadelta' means 0.001, which does
     not train) and the fixed noisy copy's kind, chosen in the sidebar, are what the run gets."""
-    manager = fake(FINISHED)
+    manager = fake_trainer(FINISHED)
     at = app()
     at.sidebar.selectbox(key="train_preset").set_value("conv_denoiser").run()
     assert not [w for w in at.sidebar.get("button_group") if w.key == "train_noise_kind"]  # fresh noise: Gaussian

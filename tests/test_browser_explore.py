@@ -11,14 +11,16 @@ Skipped without /usr/bin/chromium or the runtime, unless AE_REQUIRE_BROWSER=1 (C
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.app_support import CHROMIUM, ROOT, complete_pretrained, free_port, start_server, stop_server
-from tests.test_browser import ARTIFACTS, LAPTOP, PHONE, browser_page
+from tests.app_support import complete_pretrained
+from tests.browser_support import (ARTIFACTS, CHROMIUM, LAPTOP, PHONE, ROOT, browser_page, free_port, start_server,
+                                   stop_server)
 
 REQUIRED = bool(os.environ.get("AE_REQUIRE_BROWSER"))
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -86,6 +88,18 @@ class Watch:
         self.sent += 1
 
 
+@contextlib.contextmanager
+def watched(where: tuple, viewport: dict = LAPTOP, touch: bool = False):
+    """A page of the app (`where`: a server fixture's (url, log)) with a `Watch` listening from
+    the start: yields (page, watch). Afterwards the watch saw no console error and no uncaught
+    exception, and `browser_page` makes its own checks."""
+    url, log = where
+    watch = Watch()
+    with browser_page(url, log, viewport, touch=touch, prepare=watch.attach) as page:
+        yield page, watch
+        assert not watch.errors, watch.errors
+
+
 def open_explore(page, section: str) -> None:
     page.get_by_role("tab", name="Explore").click()
     tab = page.get_by_role("tab", name=section)
@@ -124,9 +138,7 @@ def settle(page, watch: Watch, quiet_ms: int = 1500) -> None:
 
 
 def test_a_playground_slider_decodes_in_the_page(server):
-    url, log = server
-    watch = Watch()
-    with browser_page(url, log, LAPTOP, prepare=watch.attach) as page:
+    with watched(server) as (page, watch):
         open_explore(page, "Playground")
         assert page.locator('.decoder[data-mode="playground"]').get_attribute("data-decodes") == "page"
         before = painted(page, LIVE)
@@ -153,13 +165,10 @@ def test_a_playground_slider_decodes_in_the_page(server):
             at = changed(page, 'canvas[aria-label="Decoded at the scrubber"]', at, seconds=2.0)
         assert watch.sent == sent
         page.screenshot(path=str(ARTIFACTS / "browser_playground.png"))
-        assert not watch.errors, watch.errors
 
 
 def test_the_manifolds_large_digit_follows_the_pointer_in_the_page(server):
-    url, log = server
-    watch = Watch()
-    with browser_page(url, log, LAPTOP, prepare=watch.attach) as page:
+    with watched(server) as (page, watch):
         open_explore(page, "Manifold")
         first = painted(page, BIG)
         plane = page.locator(PLANE)
@@ -183,13 +192,10 @@ def test_the_manifolds_large_digit_follows_the_pointer_in_the_page(server):
             assert time.monotonic() < deadline, z1.inner_text()
             page.wait_for_timeout(100)
         page.screenshot(path=str(ARTIFACTS / "browser_manifold.png"))
-        assert not watch.errors, watch.errors
 
 
 def test_without_the_runtime_the_server_decodes_on_release(server_only):
-    url, log = server_only
-    watch = Watch()
-    with browser_page(url, log, LAPTOP, prepare=watch.attach) as page:
+    with watched(server_only) as (page, watch):
         open_explore(page, "Playground")
         assert page.locator('.decoder[data-mode="playground"]').get_attribute("data-decodes") == "server"
         before = painted(page, LIVE)
@@ -200,13 +206,10 @@ def test_without_the_runtime_the_server_decodes_on_release(server_only):
         page.mouse.click(box["x"] + box["width"] * 0.9, box["y"] + box["height"] / 2)  # a change on release
         changed(page, LIVE, before, seconds=30)
         assert watch.sent > 0
-        assert not watch.errors, watch.errors
 
 
 def test_explore_fits_a_1024_window(server):
-    url, log = server
-    watch = Watch()
-    with browser_page(url, log, LAPTOP, prepare=watch.attach) as page:
+    with watched(server) as (page, watch):
         open_explore(page, "Playground")
         tabs = page.get_by_role("tablist").nth(1)
         strip = tabs.bounding_box()
@@ -232,13 +235,10 @@ def test_explore_fits_a_1024_window(server):
                      or a["y"] >= b["y"] + b["height"] or b["y"] >= a["y"] + a["height"])
             assert apart, (a, b)  # the legend does not cover an axis title
         page.screenshot(path=str(ARTIFACTS / "browser_explore_1024.png"))
-        assert not watch.errors, watch.errors
 
 
 def test_the_playground_pictures_stay_in_view_on_a_phone(server):
-    url, log = server
-    watch = Watch()
-    with browser_page(url, log, PHONE, touch=True, prepare=watch.attach) as page:
+    with watched(server, PHONE, touch=True) as (page, watch):
         open_explore(page, "Playground")
         before = painted(page, LIVE)
         slider = page.locator('input[aria-label="code[31]"]')  # the last one, far down the page
@@ -250,13 +250,10 @@ def test_the_playground_pictures_stay_in_view_on_a_phone(server):
         assert 0 <= live["y"] and live["y"] + live["height"] <= PHONE["height"], live  # still on screen
         assert slider.bounding_box()["y"] > live["y"] + live["height"]
         page.screenshot(path=str(ARTIFACTS / "browser_playground_phone.png"))
-        assert not watch.errors, watch.errors
 
 
 def test_explore_still_shows_its_sections_after_new_noise_in_the_lab(server):
-    url, log = server
-    watch = Watch()
-    with browser_page(url, log, LAPTOP, prepare=watch.attach) as page:
+    with watched(server) as (page, watch):
         fresh = page.get_by_role("button", name="New noise", exact=True)
         fresh.wait_for(timeout=120_000)
         settle(page, watch)
@@ -264,4 +261,3 @@ def test_explore_still_shows_its_sections_after_new_noise_in_the_lab(server):
         settle(page, watch, 800)
         open_explore(page, "Playground")
         painted(page, LIVE)  # the section's content, not only the tab strip
-        assert not watch.errors, watch.errors

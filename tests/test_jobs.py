@@ -1,7 +1,7 @@
 """lab.jobs: trainer processes, the queue, cancel and hard kill, crashes, saving under a fresh name.
 
-Most tests drive the manager with small fake trainers (Python scripts speaking the worker's
-protocol), so they need no TensorFlow; the last ones run the real `ae_core.worker`.
+Most tests drive the manager with small fake trainers (`fake_manager`, tests/conftest.py: Python
+scripts speaking the worker's protocol), so they need no TensorFlow; the last ones run the real `ae_core.worker`.
 """
 from __future__ import annotations
 
@@ -17,29 +17,14 @@ import pytest
 
 from ae_core.config import TrainConfig
 from lab.jobs import Busy, JobManager
-from tests.jobs_support import EPOCHS_UNTIL_CANCEL, fake_worker, heavy_imports_after, wait_until
+from tests.jobs_support import heavy_imports_after, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = TrainConfig(epochs=3, batch_size=64)
 
 
-@pytest.fixture
-def manager(tmp_path):
-    """A manager whose trainers are killed after the test, passed or failed."""
-    managers = []
-
-    def make(body: str = EPOCHS_UNTIL_CANCEL, **kwargs) -> JobManager:
-        m = JobManager(scratch_root=tmp_path / "scratch", command=fake_worker(tmp_path, body), **kwargs)
-        managers.append(m)
-        return m
-
-    yield make
-    for m in managers:
-        m.shutdown()
-
-
-def test_events_become_progress_and_the_run_completes(manager):
-    m = manager()
+def test_events_become_progress_and_the_run_completes(fake_manager):
+    m = fake_manager()
     job = m.start("alice", "dense_seed", CONFIG)
     wait_until(lambda: not job.active)
     assert job.status == "completed" and job.epochs_done == 3 and job.error == ""
@@ -49,8 +34,8 @@ def test_events_become_progress_and_the_run_completes(manager):
     assert (job.folder / "worker.log").read_text() == ""  # the trainer's stderr is kept there
 
 
-def test_one_run_at_a_time_the_rest_queue_in_order_and_each_visitor_has_one(manager):
-    m = manager(max_running=1)
+def test_one_run_at_a_time_the_rest_queue_in_order_and_each_visitor_has_one(fake_manager):
+    m = fake_manager(max_running=1)
     first = m.start("alice", "dense_seed", CONFIG)
     second = m.start("bob", "dense_seed", CONFIG)
     third = m.start("carol", "dense_seed", CONFIG)
@@ -66,14 +51,14 @@ def test_one_run_at_a_time_the_rest_queue_in_order_and_each_visitor_has_one(mana
     assert third.status == "completed" and second.proc is None  # the cancelled one never started
 
 
-def test_two_runs_at_once_when_the_setting_allows(manager):
-    m = manager(max_running=2)
+def test_two_runs_at_once_when_the_setting_allows(fake_manager):
+    m = fake_manager(max_running=2)
     a, b = m.start("alice", "dense_seed", CONFIG), m.start("bob", "dense_seed", CONFIG)
     assert a.status == b.status == "running"
 
 
-def test_cancel_stops_the_run_within_an_epoch_and_keeps_it(manager):
-    m = manager()
+def test_cancel_stops_the_run_within_an_epoch_and_keeps_it(fake_manager):
+    m = fake_manager()
     job = m.start("alice", "dense_seed", CONFIG)
     wait_until(lambda: job.steps > 0)  # training has begun: Cancel keeps the model so far
     m.cancel(job)
@@ -81,8 +66,8 @@ def test_cancel_stops_the_run_within_an_epoch_and_keeps_it(manager):
     assert job.status == "stopped" and job.epochs_done == 1
 
 
-def test_a_trainer_that_ignores_cancel_is_killed_after_the_grace_period(manager):
-    m = manager("emit({'type': 'begin', 'steps': 1, 'epochs': 3})\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+def test_a_trainer_that_ignores_cancel_is_killed_after_the_grace_period(fake_manager):
+    m = fake_manager("emit({'type': 'begin', 'steps': 1, 'epochs': 3})\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
                 "time.sleep(60)\n", grace_seconds=0.5)
     job = m.start("alice", "dense_seed", CONFIG)
     wait_until(lambda: job.steps == 1)
@@ -99,16 +84,16 @@ def test_a_trainer_that_ignores_cancel_is_killed_after_the_grace_period(manager)
     ("emit({'type': 'failed', 'error': 'MemoryError: out of memory'})\nsys.exit(1)", "MemoryError: out of memory"),
     ("print('not json', flush=True)\nsys.exit(0)", "exit code 0"),
 ], ids=["exit", "sigkill", "reported", "silent"])
-def test_a_crashed_or_killed_trainer_fails_the_run_with_a_clear_message(manager, body, message):
-    m = manager(body)
+def test_a_crashed_or_killed_trainer_fails_the_run_with_a_clear_message(fake_manager, body, message):
+    m = fake_manager(body)
     job = m.start("alice", "dense_seed", CONFIG)
     wait_until(lambda: not job.active)
     assert job.status == "failed" and message in job.error
     assert m.start("bob", "dense_seed", CONFIG).status == "running"  # the server keeps serving
 
 
-def test_an_error_while_watching_never_leaves_the_job_running(manager, monkeypatch):
-    m = manager()
+def test_an_error_while_watching_never_leaves_the_job_running(fake_manager, monkeypatch):
+    m = fake_manager()
 
     def broken(job, event):
         raise SystemExit("a BaseException in the watcher")
@@ -197,8 +182,8 @@ def test_a_real_run_that_did_not_learn_is_kept_with_a_warning(tmp_path):
     assert job.history["val_loss"][-1] > 0.7 and "did not learn" in job.warning
 
 
-def test_a_nan_run_has_no_model_to_save(manager):
-    m = manager('''
+def test_a_nan_run_has_no_model_to_save(fake_manager):
+    m = fake_manager('''
 emit({"type": "epoch", "epoch": 1, "loss": None, "val_loss": None, "elapsed": 0.1})
 emit({"type": "finished", "status": "diverged", "epochs_run": 1, "name": None, "history": {"loss": [None]},
       "warning": "The loss became NaN or infinite: the run diverged."})
@@ -263,8 +248,8 @@ time.sleep(60)
 '''
 
 
-def test_identical_requests_join_one_run(manager):
-    m = manager(max_running=1)
+def test_identical_requests_join_one_run(fake_manager):
+    m = fake_manager(max_running=1)
     first = m.start("v0", "dense_seed", CONFIG, key="same")
     joined = [m.start(f"v{i}", "dense_seed", CONFIG, key="same") for i in range(1, 30)]
     assert all(j is first for j in joined) and "v5" in first.joined and "v0" not in first.joined
@@ -275,16 +260,16 @@ def test_identical_requests_join_one_run(manager):
     assert m.job_of("v0") is None and m.job_of("v1") is first  # each visitor collects their own
 
 
-def test_a_joined_visitor_who_cancels_only_leaves_the_run(manager):
-    m = manager()
+def test_a_joined_visitor_who_cancels_only_leaves_the_run(fake_manager):
+    m = fake_manager()
     job = m.start("alice", "dense_seed", CONFIG, key="k")
     m.start("bob", "dense_seed", CONFIG, key="k")
     m.cancel(job, "bob")
     assert job.active and not job.cancel_requested and m.job_of("bob") is None
 
 
-def test_cancel_while_the_trainer_starts_stops_it_at_once_and_keeps_nothing(manager):
-    m = manager(SLOW_START)
+def test_cancel_while_the_trainer_starts_stops_it_at_once_and_keeps_nothing(fake_manager):
+    m = fake_manager(SLOW_START)
     job = m.start("alice", "dense_seed", CONFIG)
     wait_until(lambda: job.stage == "loading")
     asked = time.monotonic()
@@ -294,11 +279,11 @@ def test_cancel_while_the_trainer_starts_stops_it_at_once_and_keeps_nothing(mana
     assert time.monotonic() - asked < 2 and job.name is None
 
 
-def test_cancel_during_launch_never_raises_and_the_run_ends(manager, monkeypatch):
+def test_cancel_during_launch_never_raises_and_the_run_ends(fake_manager, monkeypatch):
     """Cancel between 'running' and the trainer process existing (proc is None)."""
     import subprocess as sp
 
-    m = manager(SLOW_START)
+    m = fake_manager(SLOW_START)
     real, gate = sp.Popen, threading.Event()
 
     def slow_popen(*a, **kw):
@@ -314,9 +299,9 @@ def test_cancel_during_launch_never_raises_and_the_run_ends(manager, monkeypatch
     assert job.status == "cancelled" and job.proc.poll() is not None
 
 
-def test_the_grace_period_starts_when_training_has_stopped(manager):
+def test_the_grace_period_starts_when_training_has_stopped(fake_manager):
     """A long validation pass after the batch loop stopped is not killed by the click's grace."""
-    m = manager('''
+    m = fake_manager('''
 emit({"type": "begin", "steps": 10, "epochs": 3})
 while not cancel.is_set():
     time.sleep(0.01)
@@ -334,8 +319,8 @@ emit({"type": "finished", "status": "stopped", "epochs_run": 1, "name": None, "w
     assert job.status == "stopped" and job.epochs_done == 1
 
 
-def test_a_visitor_who_leaves_is_dropped_from_the_queue_and_their_run_cancelled(manager):
-    m = manager(max_running=1, idle_seconds=0.5)
+def test_a_visitor_who_leaves_is_dropped_from_the_queue_and_their_run_cancelled(fake_manager):
+    m = fake_manager(max_running=1, idle_seconds=0.5)
     running = m.start("alice", "dense_seed", CONFIG)
     queued = m.start("bob", "dense_seed", CONFIG)
     wait_until(lambda: running.steps > 0)
@@ -347,18 +332,18 @@ def test_a_visitor_who_leaves_is_dropped_from_the_queue_and_their_run_cancelled(
     assert running.status == "stopped"  # cancelled after its batch: the model so far is kept
 
 
-def test_a_full_queue_refuses_with_a_message(manager):
+def test_a_full_queue_refuses_with_a_message(fake_manager):
     from lab.jobs import QueueFull
 
-    m = manager(max_running=1, queue_max=2)
+    m = fake_manager(max_running=1, queue_max=2)
     for who in ("a", "b", "c"):
         m.start(who, "dense_seed", CONFIG)
     with pytest.raises(QueueFull, match="queue is full"):
         m.start("d", "dense_seed", CONFIG)
 
 
-def test_pipes_are_closed_and_each_server_has_its_own_private_scratch(manager, tmp_path):
-    m, other = manager(), manager()
+def test_pipes_are_closed_and_each_server_has_its_own_private_scratch(fake_manager, tmp_path):
+    m, other = fake_manager(), fake_manager()
     job = m.start("alice", "dense_seed", CONFIG)
     wait_until(lambda: not job.active)
     job.owner_thread.join(5)

@@ -19,13 +19,10 @@ import pytest
 
 from ae_core import metrics, noise
 from ae_core import preprocess as pp
+from tests.browser_support import CHROMIUM, ROOT, script_page
 from tests.helpers import bundled
 
-ROOT = Path(__file__).resolve().parents[1]
 COMPUTE_JS = ROOT / "lab" / "compute.js"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 PIXEL = 1 / 255
 
 pytestmark = pytest.mark.browser
@@ -39,20 +36,10 @@ def page():
         if os.environ.get("AE_REQUIRE_BROWSER") == "1":
             pytest.fail(message + " and AE_REQUIRE_BROWSER=1 requires it")
         pytest.skip(message)
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            pg = browser.new_page()
-            errors = []
-            pg.on("pageerror", lambda e: errors.append(str(e)))
-            pg.set_content("<!doctype html><html><body></body></html>")
-            pg.add_script_tag(content=COMPUTE_JS.read_text())
-            yield pg
-            assert not errors, errors
-        finally:
-            browser.close()
+    with script_page() as pg:
+        pg.set_content("<!doctype html><html><body></body></html>")
+        pg.add_script_tag(content=COMPUTE_JS.read_text())
+        yield pg
 
 
 def test_the_page_uses_pythons_constants(page):

@@ -17,7 +17,7 @@ import pytest
 
 from ae_core import noise, store
 from lab import runtime
-from tests.browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, browser_required, require_chromium
+from tests.browser_support import ROOT, browser_required, require_chromium, script_page
 from tests.helpers import bundled
 
 TOLERANCE = 1e-5
@@ -44,23 +44,13 @@ def page():
         if os.environ.get("AE_REQUIRE_BROWSER") == "1":
             pytest.fail(f"the in-page runtime is not available: {status.message}")
         pytest.skip(f"the in-page runtime is not available: {status.message}")
-    from playwright.sync_api import sync_playwright
-
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Static)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            try:
-                pg = browser.new_page()
-                errors = []
-                pg.on("pageerror", lambda e: errors.append(str(e)))
-                pg.goto(f"http://127.0.0.1:{server.server_address[1]}/app/static/ort/.stamp.json")
-                pg.add_script_tag(content=(ROOT / "lab" / "ort_page.js").read_text())
-                yield pg
-                assert not errors, errors
-            finally:
-                browser.close()
+        with script_page() as pg:
+            pg.goto(f"http://127.0.0.1:{server.server_address[1]}/app/static/ort/.stamp.json")
+            pg.add_script_tag(content=(ROOT / "lab" / "ort_page.js").read_text())
+            yield pg
     finally:
         server.shutdown()
 

@@ -12,18 +12,10 @@ import time
 import pytest
 
 from ae_core.config import TrainConfig
-from tests.jobs_support import Workers, redis_or_skip, wait_until
+from tests.jobs_support import Workers, wait_until
 
 TINY = TrainConfig(epochs=1, batch_size=64)
 DIGITS = 256
-
-
-@pytest.fixture
-def redis_url():
-    proc, url = redis_or_skip()
-    yield url
-    proc.kill()
-    proc.wait(10)
 
 
 @pytest.fixture

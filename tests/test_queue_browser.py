@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.app_support import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop_server
-from tests.jobs_support import Workers, redis_or_skip
+from tests.jobs_support import Workers
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -47,11 +47,10 @@ def tensorflow_loaded(pid: int) -> bool:
     return "tensorflow" in Path(f"/proc/{pid}/maps").read_text()
 
 
-def test_two_streamlit_servers_share_the_queue(chromium, tmp_path, pretrained_dir):
-    redis, url = redis_or_skip()
-    env = {"AE_QUEUE_URL": url, "AE_PRETRAINED_DIR": str(pretrained_dir), "AE_MODELS_DIR": str(tmp_path / "models"),
-           "AE_TRAIN_DIGITS": "256"}
-    workers = Workers(url, tmp_path)
+def test_two_streamlit_servers_share_the_queue(chromium, redis_url, tmp_path, pretrained_dir):
+    env = {"AE_QUEUE_URL": redis_url, "AE_PRETRAINED_DIR": str(pretrained_dir),
+           "AE_MODELS_DIR": str(tmp_path / "models"), "AE_TRAIN_DIGITS": "256"}
+    workers = Workers(redis_url, tmp_path)
     servers = []
     try:
         servers = [start_server(env, free_port(), tmp_path / f"server-{i}.log") for i in range(2)]
@@ -75,5 +74,3 @@ def test_two_streamlit_servers_share_the_queue(chromium, tmp_path, pretrained_di
         for s in servers:
             stop_server(s)
         workers.stop()
-        redis.kill()
-        redis.wait(10)

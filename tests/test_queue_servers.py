@@ -12,9 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.jobs_support import Workers, redis_or_skip
+from tests.jobs_support import Workers
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,14 +47,6 @@ at.sidebar.button(key=[b.key for b in at.sidebar.button if b.key and b.key.start
 assert not at.exception, [e.message for e in at.exception]
 say(step="saved", heavy=sorted(m for m in ("tensorflow", "keras", "tf2onnx") if m in sys.modules))
 '''
-
-
-@pytest.fixture
-def redis_url():
-    proc, url = redis_or_skip()
-    yield url
-    proc.kill()
-    proc.wait(10)
 
 
 def server(env: dict, epochs: int) -> subprocess.Popen:

@@ -180,26 +180,6 @@ def test_model_files_broken_while_the_app_runs(env, models_copy):
 
 # --- training that goes wrong --------------------------------------------------------------
 
-@pytest.fixture
-def fake_trainer(monkeypatch, tmp_path):
-    """The page's job manager with a fake trainer process (`body` speaks the worker's protocol)."""
-    from lab import resources
-    from lab.jobs import JobManager
-    from tests.jobs_support import fake_worker
-
-    managers = []
-
-    def use(body: str) -> JobManager:
-        manager = JobManager(scratch_root=tmp_path / "scratch", command=fake_worker(tmp_path, body))
-        managers.append(manager)
-        monkeypatch.setattr(resources, "job_manager", lambda: manager)
-        return manager
-
-    yield use
-    for manager in managers:
-        manager.shutdown()
-
-
 def session_options(at) -> list[str]:
     """The chooser's labels of this session's unsaved runs (AppTest lists labels, not keys)."""
     return [label for label in at.multiselect(key="models").options if "(unsaved)" in label]

@@ -4,26 +4,13 @@
 //   "manifold":      the 2-D VAE's plane; the large digit follows the pointer, a click keeps it;
 //   "interpolation": the decoded line between two codes beside the pixel blend, and a scrubber.
 // With `data.decoder` (the decoder's ONNX file on this server) and `data.ort`, the page decodes
-// with onnxruntime-web (ortRun, from lab/ort_page.js in front of this module): no server round
-// trip. Without them the server decodes: pictures arrive as bytes (`px`) and a slider or a click
-// sends its value on release. The values go back to Python (`values`, `z`) after a pause.
+// with onnxruntime-web (ortRun, from lab/ort_page.js in front of this module, as are el and
+// bytesOf): no server round trip. Without them the server decodes: pictures arrive as bytes
+// (`px`) and a slider or a click sends its value on release. The values go back to Python
+// (`values`, `z`) after a pause.
 
 const SEND_AFTER_MS = 300; // a value goes back to the server once the pointer or key rests this long
 const explore = (window.__aeExplore = window.__aeExplore || { decodes: 0, paints: [], errors: 0 });
-
-function el(tag, className, text) {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-function b64bytes(s) {
-  const bin = atob(s);
-  const out = new Uint8ClampedArray(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
-}
 
 function canvas28(label) {
   const c = el("canvas");
@@ -143,8 +130,8 @@ function playground(s) {
     decodeLive(s);
     s.decode(new Float32Array(d.input_code), 1, d.values.length, (out) => paint(s.input.canvas, out));
   } else {
-    if (d.px) paint(s.live.canvas, b64bytes(d.px), true);
-    if (d.input_px) paint(s.input.canvas, b64bytes(d.input_px), true);
+    if (d.px) paint(s.live.canvas, bytesOf(d.px), true);
+    if (d.input_px) paint(s.input.canvas, bytesOf(d.input_px), true);
   }
 }
 
@@ -211,7 +198,7 @@ function manifold(s) {
   drawMarks(s);
   if (inPage(d)) showZ(s, s.hover || s.z);
   else {
-    if (d.px) paint(s.big.canvas, b64bytes(d.px), true);
+    if (d.px) paint(s.big.canvas, bytesOf(d.px), true);
     s.big.cap.textContent = zText(s.z);
   }
 }
@@ -279,7 +266,7 @@ function interpolation(s) {
     }
   }
   const dims = d.a.length;
-  s.ends = [b64bytes(d.ends[0]), b64bytes(d.ends[1])];
+  s.ends = [bytesOf(d.ends[0]), bytesOf(d.ends[1])];
   if (inPage(d)) {
     const codes = new Float32Array(d.steps * dims);
     for (let i = 0; i < d.steps; i++) {
@@ -289,7 +276,7 @@ function interpolation(s) {
     s.decode(codes, d.steps, dims, (out) => s.path.forEach((c, i) => paint(c, out.subarray(784 * i, 784 * (i + 1)))));
     scrubTo(s, Number(s.t.value));
   } else {
-    d.path_px.forEach((p, i) => paint(s.path[i], b64bytes(p), true));
+    d.path_px.forEach((p, i) => paint(s.path[i], bytesOf(p), true));
   }
   for (let i = 0; i < d.steps; i++) {
     const t = d.steps > 1 ? i / (d.steps - 1) : 0;
