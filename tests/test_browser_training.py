@@ -6,24 +6,19 @@ Without /usr/bin/chromium the module is skipped, unless AE_REQUIRE_BROWSER=1 (CI
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from tests.app_support import CHROMIUM, CHROMIUM_ARGS, free_port, start_server, stop_server
+from tests.browser_support import (CHROMIUM, CHROMIUM_ARGS, browser_required, free_port, require_chromium,
+                                   start_server, stop_server)
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = browser_required()
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if os.environ.get("AE_REQUIRE_BROWSER") == "1":
-            pytest.fail(message + " and AE_REQUIRE_BROWSER=1 requires it")
-        pytest.skip(message)
+    require_chromium()
     tmp = tmp_path_factory.mktemp("training")
     port = free_port()
     proc = start_server({"AE_MODELS_DIR": str(tmp / "models"), "AE_TRAIN_DIGITS": "1024",
