@@ -36,6 +36,7 @@ MAX_PIXELS = 16_000_000  # decoded size limit (decompression-bomb guard): a 16-m
 WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
 PAPER_WINDOW = 12  # the local paper level is measured over 1/12 of the photo's side (wider than a stroke)
+SHADOW_EDGE_MIN_WINDOW = 24  # ...and pulled back to a hard shadow's edge when that window is this wide (a 288-px photo)
 DIGIT_GAP = 0.02  # blobs this share of the width apart (or more) are separate digits
 MIN_DIGIT_MASS = 0.15  # ...when each holds this share of the ink
 MIN_DIGIT_HEIGHT = 0.4  # ...and is this share of the ink's height
@@ -421,15 +422,32 @@ def ink_from_photo(gray: np.ndarray) -> np.ndarray:
 def _ink_on_paper(light: np.ndarray) -> np.ndarray:
     """How much darker than its local paper each pixel of `light` (dark ink on light paper) is."""
     from scipy import ndimage  # uploads only: SciPy takes 0.4 s to import, the page does not need it
+    from skimage.morphology import reconstruction
 
     side = max(3, max(light.shape) // PAPER_WINDOW)
     # A median first: the closing keeps local maxima, and of sensor noise it would keep the peaks;
     # a median, unlike a mean, keeps the edge of a hard shadow where it is.
     smooth = ndimage.median_filter(light, size=5)
     closed = ndimage.grey_closing(smooth, size=(side, side), mode="nearest")
+    # Where a slanted shadow edge meets the photo's border, the shadow between the edge and the
+    # border narrows to a point that no window fits in: the closing fills that corner with the lit
+    # paper, and the shadowed paper there reads as ink (and widens the crop). Near the border the
+    # paper level is flooded in from the shadow the closing kept (a reconstruction by erosion:
+    # paper joined to it by nothing brighter takes its level). Only near the border: elsewhere a
+    # stroke wider than the window, which the closing keeps, would flood the digit it belongs to.
+    band = np.ones(light.shape, bool)
+    band[side:-side, side:-side] = False
+    closed = np.where(band, reconstruction(closed, smooth, method="erosion"), closed)
     # The closing, smoothed, but never brighter than the closing itself: smoothing alone spreads
     # the lit paper across the edge of a hard shadow, and the shadowed paper along it reads as ink.
     paper = np.minimum(ndimage.uniform_filter(closed, size=side // 2 + 1, mode="nearest"), closed)
+    # Along a slanted shadow edge the paper level still lags a pixel into the shadow (the median
+    # rounds the edge's steps; shrinking the photo blends a line of pixels across it): a 3x3
+    # minimum moves it back. Over a stroke narrower than the window the paper level is flat, so
+    # the ink keeps its strength; on a small image, whose strokes are as wide as its window (an
+    # MNIST digit itself), the paper level dips over them and a minimum would spread the dips.
+    if side >= SHADOW_EDGE_MIN_WINDOW:
+        paper = ndimage.grey_erosion(paper, size=3, mode="nearest")
     # A 3x3 median drops sensor noise and single specks (shadowed paper is dark, so its noise is
     # large as a share of it); strokes are wider than 3 pixels at this size.
     return ndimage.median_filter(1.0 - light / np.maximum(paper, 0.05), size=3)

@@ -1,4 +1,5 @@
 """ae_core.preprocess: the pad's strokes and uploaded photos -> 28x28 digits, the MNIST way."""
+import functools
 import io
 import struct
 import zlib
@@ -318,6 +319,59 @@ def test_a_hard_edged_shadow_leaves_no_ink_along_its_edge(shade):
     rows = np.flatnonzero(x.max(axis=1) > 0.2)
     assert rows[-1] - rows[0] + 1 == 20  # the digit fills the 20-pixel box, as without the shadow
     assert np.abs(x - plain).max() < 0.05
+
+
+@functools.lru_cache(maxsize=None)
+def photo_of_mnist_digit(angle=None, shade=None, index=0, side=600, paper=225, ink=30) -> bytes:
+    """A real MNIST digit written 10x large on paper with mild sensor noise, as a phone's JPEG.
+
+    With `angle` (degrees from horizontal), a hard shadow across the page: paper and ink on the far
+    side of a line at that angle, 160 px from the centre (beside the digit), darkened to `shade`.
+    """
+    from tests.helpers import bundled
+
+    big = Image.fromarray((bundled().x_test[index] * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.BICUBIC)
+    a = np.full((side, side), float(paper), np.float32)
+    o = (side - 280) // 2
+    a[o:o + 280, o:o + 280] -= (paper - ink) * np.asarray(big, np.float32) / 255
+    if angle is not None:
+        y, x = np.mgrid[0:side, 0:side] - side / 2
+        t = np.deg2rad(angle)
+        a = np.where(y * np.cos(t) - x * np.sin(t) > 160, a * (shade / paper), a)
+    a += np.random.default_rng(0).normal(0, 4.0, a.shape)
+    return png_bytes(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)), "JPEG", quality=90)
+
+
+@functools.lru_cache(maxsize=1)
+def shadow_free_digit() -> np.ndarray:
+    return pp.from_image_bytes(photo_of_mnist_digit())
+
+
+@functools.lru_cache(maxsize=1)
+def paper_beside_the_digit() -> np.ndarray:
+    """The shadow-free photo's paper, 6 pixels or more away from its ink (decoded, 512 x 512)."""
+    ink = pp.ink_from_photo(np.asarray(pp.decode_photo(photo_of_mnist_digit()), np.float32) / 255)
+    return ~ndimage.binary_dilation(ink >= 0.1, iterations=6)
+
+
+@pytest.mark.parametrize("shade", [160, 120, 80])
+@pytest.mark.parametrize("angle", [0, 30, 45, 60, 90, 135])
+def test_a_hard_shadow_at_any_angle_leaves_the_digit_as_it_was(angle, shade):
+    """A slanted shadow edge meets the photo's border in a corner too narrow for the paper's window:
+    the shadowed paper there, and along the edge, must not read as ink (it widened the crop, and a
+    20-pixel digit came out as small as 9 pixels and off-centre)."""
+    plain, x = shadow_free_digit(), pp.from_image_bytes(photo_of_mnist_digit(angle, shade))
+    check_mnist_like(x)
+    ink = pp.ink_from_photo(np.asarray(pp.decode_photo(photo_of_mnist_digit(angle, shade)), np.float32) / 255)
+    assert ink[paper_beside_the_digit()].max() < pp.INK_LEVEL  # sensor noise at most
+
+    def height(d):
+        rows = np.flatnonzero(d.max(axis=1) > 0.2)
+        return rows[-1] - rows[0] + 1
+
+    assert height(plain) == 20 and abs(height(x) - 20) <= 1
+    assert np.abs(np.subtract(ndimage.center_of_mass(x), ndimage.center_of_mass(plain))).max() <= 0.5
+    assert np.abs(x - plain).mean() < 0.02  # the same digit, pixel for pixel
 
 
 def test_a_shadowed_blank_page_is_still_blank():
