@@ -37,6 +37,8 @@ WORK_SIDE = 512  # photos are shrunk to this longest side before looking for ink
 FORMATS = ("PNG", "JPEG")
 PAPER_WINDOW = 12  # the local paper level is measured over 1/12 of the photo's side (wider than a stroke)
 SHADOW_EDGE_MIN_WINDOW = 24  # ...and pulled back to a hard shadow's edge when that window is this wide (a 288-px photo)
+POLARITY_SIDE = 64  # whether the ink is dark or light is judged on the photo shrunk to about this side
+POLARITY_MARGIN = 1.5  # ...by the side whose departures from the paper are this many times stronger
 DIGIT_GAP = 0.02  # blobs this share of the width apart (or more) are separate digits
 MIN_DIGIT_MASS = 0.15  # ...when each holds this share of the ink
 MIN_DIGIT_HEIGHT = 0.4  # ...and is this share of the ink's height
@@ -401,22 +403,40 @@ def from_photo(img: Image.Image) -> np.ndarray:
 def ink_from_photo(gray: np.ndarray) -> np.ndarray:
     """A grey photo in [0, 1] -> ink in [0, 1], bright on dark, paper level removed.
 
-    The background is the median brightness (most of a photo is paper); if it is dark, the
-    image is inverted so the ink is dark on light. The paper's own brightness is then measured
+    Light ink on dark paper is inverted first (`_dark_ink` tells which), so the ink is dark on
+    light. The paper's own brightness is then measured
     locally (a grey closing wider than any stroke), and the ink is how much darker than its local
     paper a pixel is, as a share of it: a shadow across the page darkens paper and ink alike and
     does not become ink. After a 3x3 median filter (noise, single specks) the ink is stretched so
     its strongest strokes reach 1.
     """
     gray = np.asarray(gray, dtype=np.float32)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(np.concatenate([gray.ravel(), border])))
-    ink = _ink_on_paper(gray if background > 0.5 else 1.0 - gray)  # as dark ink on light paper
+    ink = _ink_on_paper(gray if _dark_ink(gray) else 1.0 - gray)  # as dark ink on light paper
     top = float(ink.max())
     if top <= 0.08:  # no contrast at all: a blank page
         raise EmptyImageError("No digit found in the image: it looks blank. Upload a photo with dark "
                               "ink on light paper (or light ink on dark).")
     return np.clip(ink / top, 0.0, 1.0)
+
+
+def _dark_ink(gray: np.ndarray) -> bool:
+    """Whether the ink is darker than its paper.
+
+    Strokes stand out from what surrounds them. A median over a third of the photo keeps the paper
+    and the straight edge of a shadow (most of a window centred on one side of it lies on that
+    side) and drops the strokes; the ink is on the side, darker or lighter, whose departures from
+    it are clearly the stronger. When neither is (a digit that fills the frame, whose surroundings
+    are mostly ink), the majority brightness decides: most of a photo is paper. The majority alone
+    is wrong for a photo mostly in a deep shadow, whose paper is dark."""
+    from scipy import ndimage
+
+    small = gray[:: max(1, max(gray.shape) // POLARITY_SIDE), :: max(1, max(gray.shape) // POLARITY_SIDE)]
+    away = small - ndimage.median_filter(small, size=max(3, max(small.shape) // 3) | 1, mode="nearest")
+    dark, light = float(np.sum(np.minimum(away, 0) ** 2)), float(np.sum(np.maximum(away, 0) ** 2))
+    if max(dark, light) > POLARITY_MARGIN * min(dark, light):
+        return dark > light
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return float(np.median(np.concatenate([gray.ravel(), border]))) > 0.5
 
 
 def _ink_on_paper(light: np.ndarray) -> np.ndarray:

@@ -322,11 +322,12 @@ def test_a_hard_edged_shadow_leaves_no_ink_along_its_edge(shade):
 
 
 @functools.lru_cache(maxsize=None)
-def photo_of_mnist_digit(angle=None, shade=None, index=0, side=600, paper=225, ink=30) -> bytes:
+def photo_of_mnist_digit(angle=None, shade=None, index=0, side=600, paper=225, ink=30, edge=160) -> bytes:
     """A real MNIST digit written 10x large on paper with mild sensor noise, as a phone's JPEG.
 
     With `angle` (degrees from horizontal), a hard shadow across the page: paper and ink on the far
-    side of a line at that angle, 160 px from the centre (beside the digit), darkened to `shade`.
+    side of a line at that angle, `edge` px from the centre (160: beside the digit; -200: the shadow
+    covers the digit and most of the page), darkened to `shade`.
     """
     from tests.helpers import bundled
 
@@ -337,7 +338,7 @@ def photo_of_mnist_digit(angle=None, shade=None, index=0, side=600, paper=225, i
     if angle is not None:
         y, x = np.mgrid[0:side, 0:side] - side / 2
         t = np.deg2rad(angle)
-        a = np.where(y * np.cos(t) - x * np.sin(t) > 160, a * (shade / paper), a)
+        a = np.where(y * np.cos(t) - x * np.sin(t) > edge, a * (shade / paper), a)
     a += np.random.default_rng(0).normal(0, 4.0, a.shape)
     return png_bytes(Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)), "JPEG", quality=90)
 
@@ -372,6 +373,19 @@ def test_a_hard_shadow_at_any_angle_leaves_the_digit_as_it_was(angle, shade):
     assert height(plain) == 20 and abs(height(x) - 20) <= 1
     assert np.abs(np.subtract(ndimage.center_of_mass(x), ndimage.center_of_mass(plain))).max() <= 0.5
     assert np.abs(x - plain).mean() < 0.02  # the same digit, pixel for pixel
+
+
+@pytest.mark.parametrize("shade", [120, 80])
+@pytest.mark.parametrize("angle", [0, 30, 135])
+def test_a_page_mostly_in_deep_shadow_is_still_dark_ink_on_paper(angle, shade):
+    """Most of the page in a shadow darker than mid-grey: its median brightness says "light ink on
+    dark paper", and the digit was inverted (a 20-pixel digit came out 3 to 6 pixels tall)."""
+    photo = photo_of_mnist_digit(angle, shade, edge=-200)
+    gray = np.asarray(pp.decode_photo(photo), np.float32) / 255
+    assert np.median(gray) < 0.5  # the majority alone would call the paper dark
+    x = pp.from_image_bytes(photo)
+    check_mnist_like(x)
+    assert np.corrcoef(x.ravel(), shadow_free_digit().ravel())[0, 1] > 0.95
 
 
 def test_a_shadowed_blank_page_is_still_blank():
