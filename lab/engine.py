@@ -208,3 +208,11 @@ def file_sha256(model: LoadedModel, part: str) -> str:
     """The sha256 of the model's ONNX `part` ("encoder" or "decoder"), as its manifest records it
     (`store.load_onnx` has checked the file against it)."""
     return str(model.manifest["onnx"][part]["sha256"])
+
+
+def page_url(model: LoadedModel, part: str) -> str | None:
+    """The URL at which the page fetches the model's ONNX `part` ("encoder" or "decoder"), or
+    None when the file cannot be served (lab/runtime.py publishes it under its sha256)."""
+    from . import runtime
+
+    return runtime.publish_model(Path(getattr(model.net, part).path), file_sha256(model, part))

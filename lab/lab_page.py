@@ -98,8 +98,7 @@ def _model(m: engine.LoadedModel, denoiser: bool, about: str, in_page: bool) -> 
     if not m.spatial:
         entry["grid"] = list(code_grid(m.code_size))
     if in_page:
-        entry["enc"], entry["dec"] = (runtime.publish_model(Path(net.path), engine.file_sha256(m, part))
-                                      for part, net in (("encoder", m.net.encoder), ("decoder", m.net.decoder)))
+        entry["enc"], entry["dec"] = engine.page_url(m, "encoder"), engine.page_url(m, "decoder")
     return entry
 
 
@@ -127,7 +126,7 @@ def lab_ui(current: Callable[[], Digit], example: Digit, choice: NoiseChoice, mo
     saved = drawing() or {}
     data = {
         "in_page": in_page, "note": "" if in_page else (status.message or SERVER_NOTE),
-        "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url(), "version": runtime.VERSION},
+        "ort": runtime.page_info(),
         "pen": PEN_FRACTION, "mode": mode,
         "strokes": saved.get("strokes") or [], "size": saved.get("size") or 0,
         "image": _b64(digit.image), "caption": digit.caption,

@@ -6,9 +6,9 @@
 // `info` is the element's `data.ort`: {module, wasm, version}, absolute paths on this server.
 //
 // Streamlit serves static files without Cache-Control, so a browser may fetch the 14 MB engine
-// again on a later visit. The engine and the model files never change under their names (the
-// engine's folder is per version, the models' names are their hashes), so they are kept in the
-// Cache API and handed to onnxruntime-web as bytes. Without the Cache API (a page served over
+// again on a later visit. The engine's files are kept in a Cache API store named after the
+// runtime's version (a new version gets a new store), and the models' names are their hashes, so
+// neither goes stale; they are handed to onnxruntime-web as bytes. Without the Cache API (a page served over
 // plain http to another machine) they are fetched as usual.
 
 const aeOrt = (window.__aeOrt = window.__aeOrt || { lib: null, sessions: new Map() });

@@ -24,6 +24,9 @@ import urllib.request
 from pathlib import Path
 from typing import NamedTuple
 
+from ae_core.store import atomic_write
+from ae_core.store import sha256 as digest_of  # publish_model's argument is called sha256
+
 VERSION = "1.30.0"  # onnxruntime-web, pinned
 INTEGRITY = "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ=="
 # Single-threaded WebAssembly: the API module, its Emscripten loader and the engine.
@@ -68,13 +71,14 @@ def module_url() -> str:
     return "/app/static/ort/ort.wasm.min.mjs"
 
 
+def page_info() -> dict:
+    """What an element's page needs to load the runtime (lab/ort_page.js's `info`); the version
+    names the browser cache that keeps the engine, so a new version replaces the old files."""
+    return {"module": module_url(), "wasm": wasm_base_url(), "version": VERSION}
+
+
 def wasm_base_url() -> str:
     return "/app/static/ort/"
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _published() -> str | None:
@@ -157,7 +161,7 @@ def _verified(cache: Path) -> dict[str, str] | None:
     try:
         manifest = json.loads((cache / "manifest.json").read_text())
         hashes = manifest["files"] if manifest["integrity"] == INTEGRITY else {}
-        if all(_sha256(cache / n) == hashes.get(n) for n in FILES):
+        if all(digest_of(cache / n) == hashes.get(n) for n in FILES):
             return {n: hashes[n] for n in FILES}
     except (OSError, ValueError, KeyError, TypeError):
         pass
@@ -195,7 +199,7 @@ def _download(cache: Path) -> dict[str, str]:
                 if name and member.isreg() and name not in hashes:
                     with tar.extractfile(member) as src, open(out / name, "wb") as dst:
                         shutil.copyfileobj(src, dst)
-                    hashes[name] = _sha256(out / name)
+                    hashes[name] = digest_of(out / name)
         if missing := [n for n in FILES if n not in hashes]:
             raise Rejected(f"the package lacks {', '.join(missing)}")
         (out / "manifest.json").write_text(json.dumps({"integrity": INTEGRITY, "files": hashes}))
@@ -223,7 +227,7 @@ def _publish(cache: Path, hashes: dict[str, str]) -> None:
                 os.link(cache / name, tmp / name)
             except OSError:  # another file system, or no links allowed: a copy serves the same
                 shutil.copyfile(cache / name, tmp / name)
-            if _sha256(tmp / name) != hashes[name]:
+            if digest_of(tmp / name) != hashes[name]:
                 raise Rejected("a cached file failed its check")
             st = (tmp / name).stat()
             stamp["files"][name] = [hashes[name], st.st_size, st.st_mtime_ns]
@@ -246,7 +250,7 @@ def publish_model(path: Path, sha256: str) -> str | None:
     try:
         if target.is_file():
             return url
-        if _sha256(Path(path)) != sha256:
+        if digest_of(Path(path)) != sha256:
             log.warning("not publishing %s: its sha256 is not %s", path, sha256)
             return None
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -255,8 +259,6 @@ def publish_model(path: Path, sha256: str) -> str | None:
         except FileExistsError:
             pass
         except OSError:
-            from ae_core.store import atomic_write
-
             atomic_write(target, lambda tmp: shutil.copyfile(path, tmp))
         return url
     except OSError as exc:

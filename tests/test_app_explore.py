@@ -261,7 +261,7 @@ def test_the_decoder_is_published_for_the_page_once_the_runtime_is_ready(env, mo
     page = decoder.in_page(seed)
     sha = seed.manifest["onnx"]["decoder"]["sha256"]
     assert page == {"decoder": f"/app/static/models/{sha}.onnx",
-                    "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url()}}
+                    "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url(), "version": runtime.VERSION}}
     assert (runtime.STATIC / "models" / f"{sha}.onnx").is_file()
 
 

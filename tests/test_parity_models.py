@@ -90,7 +90,7 @@ def test_the_page_runs_every_shipped_model_as_python_does(page, name):
     x = _inputs()
     expected_outs = stored.model.encoder.run_all(x.reshape(-1, 28, 28, 1))
     expected_recon = np.asarray(stored.model.decoder(expected_outs[0])).reshape(len(x), -1)
-    info = {"module": runtime.module_url(), "wasm": runtime.wasm_base_url(), "version": runtime.VERSION}
+    info = runtime.page_info()
     got = page.evaluate(RUN, [urls[0], urls[1], _b64(x), len(x), list(expected_outs[0].shape[1:]), info])
     assert len(got["outs"]) == len(expected_outs)  # a VAE's mean and log-variance too
     for out, want in zip(got["outs"], expected_outs):

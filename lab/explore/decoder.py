@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 import streamlit as st
 
-from .. import engine, pagejs
+from .. import engine, pagejs, runtime
 
 HERE = Path(__file__).parent
 
@@ -29,19 +29,10 @@ def _component():
 
 
 def in_page(model: engine.LoadedModel) -> dict | None:
-    """{"decoder": URL, "ort": {"module", "wasm"}} when the page can decode with `model`'s
+    """{"decoder": URL, "ort": runtime.page_info()} when the page can decode with `model`'s
     decoder itself, else None (the runtime is not there yet, or the file cannot be served)."""
-    try:
-        from .. import runtime
-    except ImportError:  # an install without the in-page runtime: the server decodes
-        return None
-    part = ((model.manifest or {}).get("onnx") or {}).get("decoder") or {}
-    if not (runtime.status().ready and model.path and part.get("file") and part.get("sha256")):
-        return None
-    url = runtime.publish_model(Path(model.path).parent / part["file"], part["sha256"])
-    if url is None:
-        return None
-    return {"decoder": url, "ort": {"module": runtime.module_url(), "wasm": runtime.wasm_base_url()}}
+    url = runtime.status().ready and engine.page_url(model, "decoder")
+    return {"decoder": url, "ort": runtime.page_info()} if url else None
 
 
 def px(image: np.ndarray) -> str:
