@@ -65,4 +65,4 @@ if explore_tab.open:
     with explore_tab, section("drawing the Explore tab"):
         from lab import explore
 
-        explore.page(settings)
+        explore.page(settings, models)

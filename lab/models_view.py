@@ -48,11 +48,6 @@ def chooser(labels: dict[str, str]) -> list[str]:
                                "improved ones; saved and retrained versions follow.")
 
 
-def selected(labels: dict[str, str]) -> list[str]:
-    """The chosen model keys (the chooser has already been drawn in this or an earlier run)."""
-    return [k for k in st.session_state.get("models", DEFAULT_MODELS) if k in labels]
-
-
 def about_ui(models: list[engine.LoadedModel]) -> None:
     if models:
         with st.expander("About these models"):

@@ -22,7 +22,7 @@ from typing import Callable
 
 import streamlit as st
 
-from .. import engine, inputs_view, kit, models_view, resources
+from .. import engine, inputs_view, kit, resources
 from ..settings import Settings
 from . import baselines, claims, codemap, data, history, ladder, manifold, pictures, playground
 
@@ -84,13 +84,6 @@ SECTIONS = (
 )
 
 
-def shown_models(settings: Settings) -> list[engine.LoadedModel]:
-    """The models chosen in the Lab (its multiselect), loaded (cached)."""
-    labels, _ = models_view.catalog(settings)
-    keys = [k for k in st.session_state.get("models", models_view.DEFAULT_MODELS) if k in labels]
-    return models_view.load(settings, keys)[0]
-
-
 def dense_models(settings: Settings, shown: list[engine.LoadedModel]) -> dict[str, engine.LoadedModel]:
     """Models with a flat code (the playground, the map): the shown ones first, then the defaults."""
     out = {m.key: m for m in shown if not m.spatial}
@@ -132,8 +125,8 @@ def _model_choice(dense: dict[str, engine.LoadedModel]) -> engine.LoadedModel | 
     return model
 
 
-def page(settings: Settings) -> None:
-    """The whole tab; app.py calls it only while the tab is open."""
+def page(settings: Settings, shown: list[engine.LoadedModel]) -> None:
+    """The whole tab; app.py calls it only while the tab is open, with the models the Lab shows."""
     kit.keep(KEPT)
     st.html(pictures.STYLE)
     digit = inputs_view.current_digit()
@@ -144,7 +137,6 @@ def page(settings: Settings) -> None:
         digit = None
     noise = inputs_view.current_noise()
     with st.spinner("Loading models…"):
-        shown = shown_models(settings)
         dense = dense_models(settings, shown)
     if digit is not None:
         st.caption(f"Everything here works on the Lab's current input (draw, pick or upload it there) and its "

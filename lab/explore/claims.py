@@ -9,22 +9,17 @@ from .. import claims_view, resources
 from . import data
 
 
-@st.cache_data(show_spinner=False, max_entries=2)
+@st.cache_resource(show_spinner=False, max_entries=2)  # shared and read only: no 25 MB copy per run
 def _fit_images(kind: str):
     from ae_core.evaluate import fit_images
 
-    return fit_images(kind)
-
-
-@st.cache_resource(show_spinner=False)
-def _clothing():
-    from ae_core.data import load_clothing
-
-    return load_clothing()
+    return fit_images(kind, resources.dataset())
 
 
 def vs_jpeg(ctx) -> None:
-    kind = "clothing" if ((ctx.model.manifest.get("data") or {}).get("source") == "clothing") else "digits"
+    from ae_core.data import kind_of
+
+    kind = kind_of((ctx.model.manifest.get("data") or {}).get("source"))
     claims_view.vs_jpeg_section(ctx.digit.image, ctx.model.net, ctx.model.title, "|".join(map(str, data.version(ctx.model))),
                                 _fit_images(kind), claims_view.load_report())
 
@@ -37,5 +32,5 @@ def tutorial_figures(ctx) -> None:
     models = {m.title: m.net for m in ctx.shown}
     source = st.radio("Test images", ["bundled", "clothing"], horizontal=True, key="claims_fig_source",
                       format_func={"bundled": "digits", "clothing": "clothing"}.get)
-    d = resources.dataset() if source == "bundled" else _clothing()
+    d = resources.dataset() if source == "bundled" else resources.clothing()
     claims_view.tutorial_figures_section(models, d.x_test, d.y_test, source)
