@@ -207,15 +207,8 @@ def rate_distortion(data: Dataset, codecs: dict, progress: Callable[[str], None]
 
 def pca_family(x_train: np.ndarray, sizes) -> list[baselines.PCA]:
     """PCA with each number of components in `sizes`, from one fit (the leading components)."""
-    import copy
-
     full = baselines.PCA(x_train, max(sizes))
-    out = []
-    for k in sizes:
-        pca = copy.copy(full)
-        pca.components = full.components[:k]
-        out.append(pca)
-    return out
+    return [full.first(k) for k in sizes]
 
 
 def claims(data: Dataset, models_dir: Path | str, progress: Callable[[str], None] = lambda name: None) -> dict:
