@@ -38,7 +38,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # not benchmarks/, whose queue.py would hide the standard library's
+sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
@@ -267,33 +267,45 @@ def add_models(page, titles: list[str], rows: int) -> None:
     settle(page)
 
 
+def start_and_open(page, folder: Path, root: Path):
+    """Start `root`'s app and open it in `page`: (server process, port, the opening's seconds
+    from `streamlit run` to the server's health, the pad, the first reconstruction and the first
+    one computed in the page, where the page computes)."""
+    from tests.browser_support import PAD, free_port, start_server, stop_server
+
+    port = free_port()
+    t0 = time.perf_counter()
+    proc = start_server({"AE_PRETRAINED_DIR": str(folder), "AE_MODELS_DIR": "/tmp/app_latency_models"},
+                        port, Path("/tmp") / f"app_latency_streamlit_{port}.log", root=root)
+    try:
+        opening = {"healthy_s": time.perf_counter() - t0}
+        page.goto(f"http://127.0.0.1:{port}/")
+        page.locator(PAD).wait_for(timeout=120_000)
+        opening["pad_s"] = time.perf_counter() - t0
+        page.wait_for_function("() => (window.__aeLab || {}).paints > 0", timeout=120_000)
+        opening["first_reconstruction_s"] = time.perf_counter() - t0
+        if page.evaluate("() => 'computes' in window.__aeLab"):
+            page.wait_for_function("() => window.__aeLab.computes > 0", timeout=120_000)
+            opening["first_in_page_reconstruction_s"] = time.perf_counter() - t0
+    except BaseException:
+        stop_server(proc)
+        raise
+    return proc, port, opening
+
+
 def browser(folder: Path, root: Path, n: int, n4: int, shots: Path | None) -> dict:
-    from tests.browser_support import CHROMIUM_ARGS, CHROMIUM, PAD, cpu_seconds, free_port, start_server, stop_server
+    from tests.browser_support import CHROMIUM_ARGS, CHROMIUM, PAD, cpu_seconds, stop_server
     from playwright.sync_api import sync_playwright
 
     out: dict = {}
-    port = free_port()
-    log = Path("/tmp") / f"app_latency_streamlit_{port}.log"
     with sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         ctx = b.new_context(viewport={"width": 1366, "height": 900})
         ctx.add_init_script(TIMELINE)
         page = ctx.new_page()
         net = Network(page)
-        t0 = time.perf_counter()
-        proc = start_server({"AE_PRETRAINED_DIR": str(folder), "AE_MODELS_DIR": "/tmp/app_latency_models"},
-                            port, log, root=root)
+        proc, port, out["opening"] = start_and_open(page, folder, root)
         try:
-            opening = {"healthy_s": time.perf_counter() - t0}
-            page.goto(f"http://127.0.0.1:{port}/")
-            page.locator(PAD).wait_for(timeout=120_000)
-            opening["pad_s"] = time.perf_counter() - t0
-            page.wait_for_function("() => (window.__aeLab || {}).paints > 0", timeout=120_000)
-            opening["first_reconstruction_s"] = time.perf_counter() - t0
-            if page.evaluate("() => 'computes' in window.__aeLab"):
-                page.wait_for_function("() => window.__aeLab.computes > 0", timeout=120_000)
-                opening["first_in_page_reconstruction_s"] = time.perf_counter() - t0
-            out["opening"] = opening
             page.wait_for_timeout(3000)  # whatever else the first visit loads
             out["first_visit"] = net.summary()
             second = ctx.new_page()  # same context: the browser cache is on
@@ -380,32 +392,25 @@ def report_browser(bt: dict) -> dict:
 def openings(folder: Path, root: Path, n: int) -> dict:
     """Only the opening, `n` times: a fresh server and a fresh browser (empty caches) each time,
     so one slow start on a shared machine does not stand for all."""
-    from tests.browser_support import CHROMIUM_ARGS, CHROMIUM, PAD, free_port, start_server, stop_server
+    from tests.browser_support import CHROMIUM_ARGS, CHROMIUM, stop_server
     from playwright.sync_api import sync_playwright
 
-    runs: dict[str, list[float]] = {"healthy_s": [], "pad_s": [], "first_in_page_reconstruction_s": []}
+    runs: dict[str, list[float]] = {}
     with sync_playwright() as p:
         for _ in range(n):
             b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = b.new_context(viewport={"width": 1366, "height": 900}).new_page()
-            port = free_port()
-            t0 = time.perf_counter()
-            proc = start_server({"AE_PRETRAINED_DIR": str(folder), "AE_MODELS_DIR": "/tmp/app_latency_models"},
-                                port, Path("/tmp") / f"app_latency_streamlit_{port}.log", root=root)
             try:
-                runs["healthy_s"].append(time.perf_counter() - t0)
-                page.goto(f"http://127.0.0.1:{port}/")
-                page.locator(PAD).wait_for(timeout=120_000)
-                runs["pad_s"].append(time.perf_counter() - t0)
-                page.wait_for_function("() => (window.__aeLab || {}).computes > 0", timeout=120_000)
-                runs["first_in_page_reconstruction_s"].append(time.perf_counter() - t0)
-            finally:
+                proc, _port, opening = start_and_open(b.new_context(viewport={"width": 1366, "height": 900}).new_page(),
+                                                      folder, root)
                 stop_server(proc)
+            finally:
                 b.close()
+            for key, seconds in opening.items():
+                runs.setdefault(key, []).append(seconds)
     for key, values in runs.items():
         print(f"  {key:34s} median {statistics.median(values):5.2f} s   min {min(values):5.2f}   "
-              f"max {max(values):5.2f}   (n={n})" + ("   target <= 4 s" if "in_page" in key else ""))
-    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": n} for k, v in runs.items()}
+              f"max {max(values):5.2f}   (n={len(values)})" + ("   target <= 4 s" if "in_page" in key else ""))
+    return {k: {"median": statistics.median(v), "min": min(v), "max": max(v), "n": len(v)} for k, v in runs.items()}
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[0] = str(ROOT)  # not benchmarks/, whose queue.py would hide the standard library's
+sys.path.insert(0, str(ROOT))
 
 from tests.browser_support import cpu_seconds, free_port, start_server, stop_server  # noqa: E402
 from tests.reliability_support import run_load, summarise  # noqa: E402

@@ -150,12 +150,11 @@ def load_campaign(users: int, idle: float, train: float, app_dir: Path) -> list[
 
     if not Path(support.CHROMIUM).exists():
         return ["## 3. Many users", "", f"Skipped: {support.CHROMIUM} is not installed.", ""]
-    support.APP, support.ROOT = str(app_dir / "app.py"), app_dir
     with tempfile.TemporaryDirectory() as tmp:
         models = ROOT / "pretrained" if support.complete_pretrained() else support.untrained_models(Path(tmp) / "p")
         port = support.free_port()
         proc = support.start_server({"AE_PRETRAINED_DIR": str(models), "AE_MODELS_DIR": str(Path(tmp) / "saved")},
-                                    port, Path(tmp) / "server.log")
+                                    port, Path(tmp) / "server.log", root=app_dir)
         start = time.perf_counter()
         try:
             load = run_load(f"http://127.0.0.1:{port}/", users=users, idle_s=idle, train_s=train)

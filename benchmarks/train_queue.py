@@ -1,4 +1,4 @@
-"""The training queue under a class: `python benchmarks/queue.py [--visitors 20]`.
+"""The training queue under a class: `python benchmarks/train_queue.py [--visitors 20]`.
 
 Starts redis-server on a free loopback port and `python -m ae_core worker` processes, and
 measures with tiny dense_seed runs (1 epoch, 256 digits):
@@ -18,8 +18,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# This file's folder first on sys.path would make it the standard library's `queue` (redis needs it).
-sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != ROOT / "benchmarks"]
+sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
