@@ -397,10 +397,14 @@ function paintRow(s, row, clean, noisy, out) {
   row.code.canvas.style.aspectRatio = `${cells.w} / ${cells.h}`;
   row.scale.textContent = `${m.range[0].toFixed(1)} … ${m.range[1].toFixed(1)}`;
   paintValues(row.recon.canvas, out.recon, 28, 28);
-  if (row.channels) {
-    row.channels.hidden = !s.showChannels;
-    if (s.showChannels) paintChannels(row, out.code);
-  }
+  showChannels(s, row, out.code);
+}
+
+// A spatial code's every channel, under its row, while "Show every channel" is ticked.
+function showChannels(s, row, code) {
+  if (!row.channels) return;
+  row.channels.hidden = !s.showChannels;
+  if (s.showChannels) paintChannels(row, code);
 }
 
 function paintChannels(row, code) {
@@ -445,7 +449,10 @@ function build(root, data) {
   s.toggleBox.type = "checkbox";
   s.toggle.append(s.toggleBox, el("span", "", "Show every channel of the 7×7 codes"));
   s.toggle.title = "A spatial code keeps a small map per channel; each row shows their mean.";
-  s.toggleBox.addEventListener("change", () => { s.showChannels = s.toggleBox.checked; s.schedule(); });
+  s.toggleBox.addEventListener("change", () => { // the codes are on screen: only their channels change
+    s.showChannels = s.toggleBox.checked;
+    for (const row of s.rows) if (row.last) showChannels(s, row, row.last.code);
+  });
   right.append(s.status, s.rowsBox, s.inputLine, s.toggle);
   grid.append(left, right);
   const box = el("div", "lab-box");

@@ -18,7 +18,7 @@ import time
 import numpy as np
 import pytest
 
-from tests.browser_support import (ARTIFACTS, CHROMIUM, INPUTS, LAPTOP, PAD, PHONE, PREVIEW, RECONS,  # noqa: F401
+from tests.browser_support import (ALL_PIXELS, ARTIFACTS, CHROMIUM, INPUTS, LAPTOP, PAD, PHONE, PREVIEW, RECONS,  # noqa: F401
                                    PIXELS, Finger, Mouse, browser_page, browser_required, pad_box, painted, pixels,
                                    recon_pixels, seven, server, stats, stroke, wait_changed)
 
@@ -72,6 +72,24 @@ def settled(page, quiet_ms: int = 400, seconds: float = 30) -> None:
             return
         last = now
     raise AssertionError("the page kept painting")
+
+
+def every_channel_at_once(page) -> None:
+    """Ticking "Show every channel" draws the conv denoiser's 64 channels from the code on screen:
+    at once, with no computation in the page and no message to the server; unticking hides them."""
+    channels = page.get_by_role("img", name=re.compile(r"^Channel \d+ of 64$"))
+    box = page.get_by_role("checkbox", name="Show every channel of the 7×7 codes")
+    box.scroll_into_view_if_needed()
+    settled(page)
+    before, sent = stats(page), page.evaluate("() => window.__ws.sent")  # HOLD_WS counts the messages
+    box.check()
+    channels.first.wait_for(timeout=2_000)
+    assert channels.count() == 64
+    assert any(any(v for v in c) for c in channels.evaluate_all(ALL_PIXELS))  # painted, not blank
+    assert stats(page)["computes"] == before["computes"]
+    assert page.evaluate("() => window.__ws.sent") == sent
+    box.uncheck()
+    channels.first.wait_for(state="hidden", timeout=2_000)
 
 
 def draw_and_follow(page, pen, tail: int = 4) -> list[list[int]]:
@@ -271,7 +289,7 @@ def test_a_third_model_test_digits_and_uploads_get_painted_rows(server, tmp_path
     from ae_core.data import load_bundled
 
     url, log = server
-    with browser_page(url, log, LAPTOP) as page:
+    with browser_page(url, log, LAPTOP, prepare=lambda p: p.add_init_script(HOLD_WS)) as page:
         example = painted(page)
         keys = [page.locator("section.row").nth(i).get_attribute("data-key") for i in range(2)]
         chooser = page.locator('[data-testid="stMultiSelect"]').filter(has_text="Models to show")
@@ -319,6 +337,7 @@ def test_a_third_model_test_digits_and_uploads_get_painted_rows(server, tmp_path
         shown = pixels(page, f"{INPUTS}, {RECONS}")
         page.get_by_role("radio", name="Masking").click()
         wait_changed(page, shown, f"{INPUTS}, {RECONS}", every=False)
+        every_channel_at_once(page)
         page.screenshot(path=str(ARTIFACTS / "browser_upload.png"))
 
 
@@ -338,7 +357,7 @@ def test_without_the_runtime_the_server_computes_the_rows(server_path):
     from lab.runtime import DISABLED
 
     url, log = server_path
-    with browser_page(url, log, LAPTOP) as page:
+    with browser_page(url, log, LAPTOP, prepare=lambda p: p.add_init_script(HOLD_WS)) as page:
         example = painted(page)
         page.get_by_role("status").filter(has_text=DISABLED).wait_for(timeout=10_000)
         stroke(page, Mouse(page), seven(pad_box(page), 20))
@@ -360,6 +379,7 @@ def test_without_the_runtime_the_server_computes_the_rows(server_path):
         level.focus()
         page.keyboard.press("ArrowLeft")
         wait_changed(page, images, f"{INPUTS}, {RECONS}", every=False)
+        every_channel_at_once(page)
         page.screenshot(path=str(ARTIFACTS / "browser_server_path.png"))
 
 
