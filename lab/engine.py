@@ -130,15 +130,24 @@ def preset_of(manifest_path: Path) -> str | None:
 def facts_of(manifest_path: Path) -> tuple[str | None, str | None]:
     """(preset, data source) a manifest records, (None, None) when it cannot be read."""
     try:
-        manifest = json.loads(manifest_path.read_text())
-        return manifest.get("preset"), (manifest.get("data") or {}).get("source")
+        st = manifest_path.stat()
+        return _facts(manifest_path, st.st_mtime_ns, st.st_size)
     except (OSError, ValueError, AttributeError):
         return None, None
 
 
+# The catalogue and the cache keys read manifests on every run: each is parsed once per version
+# (path, modification time, size).
+
+@functools.lru_cache(maxsize=256)
+def _facts(manifest: Path, mtime_ns: int, size: int) -> tuple[str | None, str | None]:
+    m = json.loads(manifest.read_text())
+    return m.get("preset"), (m.get("data") or {}).get("source")
+
+
 @functools.lru_cache(maxsize=256)
 def _files_named(manifest: Path, mtime_ns: int, size: int) -> tuple[str, ...]:
-    """The files a manifest names: its .keras and ONNX files (parsed once per manifest version)."""
+    """The files a manifest names: its .keras and ONNX files."""
     from ae_core import store
 
     return tuple(sorted(store.model_files(json.loads(manifest.read_text()))))
