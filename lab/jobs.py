@@ -621,18 +621,16 @@ def _num(value, default: float) -> float:
     return default if value is None else float(value)
 
 
-def backend(settings=None):
+def backend():
     """The server's training backend: the shared RQ queue when `AE_QUEUE_URL` is set, else this
     server's own `JobManager` (`lab.resources.job_manager()`)."""
     from .settings import Settings
 
-    settings = settings or Settings.from_env()
+    settings = Settings.from_env()
     if settings.queue_url:
         from .shared_queue import shared_queue
 
         return shared_queue(settings.queue_url, settings.queue_max, settings.idle_seconds)
     from . import resources
 
-    manager = resources.job_manager()
-    manager.queue_max, manager.idle_seconds = settings.queue_max, settings.idle_seconds
-    return manager
+    return resources.job_manager()

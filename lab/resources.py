@@ -66,4 +66,5 @@ def model(folder: Path, name: str, kind: str) -> engine.LoadedModel | engine.Loa
 def job_manager() -> JobManager:
     from .settings import Settings
 
-    return JobManager(max_running=Settings.from_env().max_runs)
+    s = Settings.from_env()
+    return JobManager(max_running=s.max_runs, queue_max=s.queue_max, idle_seconds=s.idle_seconds)
