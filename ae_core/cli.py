@@ -84,7 +84,7 @@ def cmd_train(args) -> int:
         from .snapshots import cost_line
 
         print(f"Wrote {result.epochs_run} snapshot strips to {args.snapshots}; {cost_line(snapshots)}")
-    warning = divergence_warning(result.history, config.loss, mean_image_loss(data, config.loss))
+    warning = divergence_warning(result.history, mean_image_loss(data, config.loss))
     if warning:
         print(f"warning: {warning}", file=sys.stderr)
     return 0

@@ -58,26 +58,22 @@ def mean_image_loss(data: Dataset, loss: str = "binary_crossentropy") -> float:
     return float(-(x * np.log(mean) + (1 - x) * np.log(1 - mean)).mean())
 
 
-def divergence_warning(history: dict, loss: str = "binary_crossentropy", baseline: float | None = None) -> str:
+def divergence_warning(history: dict, baseline: float) -> str:
     """One line when a finished run's validation loss says it did not learn, else ''.
 
     It did not learn when its last validation loss is no better than `baseline`, the loss of
-    predicting the average training digit (`mean_image_loss`; without it, for BCE, a flat grey
-    image). A run that learned but ended more than 10% above its best epoch got worse at the end:
-    that is said too, without calling it diverged. A last loss merely not below the first (a run
-    cancelled after two epochs, a plateau) is no warning.
+    predicting the average training digit (`mean_image_loss`). A run that learned but ended more
+    than 10% above its best epoch got worse at the end: that is said too, without calling it
+    diverged. A last loss merely not below the first (a run cancelled after two epochs, a
+    plateau) is no warning.
     """
     val = [float(v) for v in history.get("val_loss", [])]
     if not val or not np.all(np.isfinite(val)):
         return "The loss became NaN or infinite: the run diverged."
     last, best = val[-1], min(val)
-    if baseline is None and loss == "binary_crossentropy":
-        baseline, what = FLAT_GREY_BCE, "a flat grey image"
-    else:
-        what = "predicting the average digit"
-    if baseline is not None and last >= baseline:
-        return (f"It did not learn: the validation loss ended at {last:.4f}, no better than {what} "
-                f"({baseline:.4f}). Try more epochs or a smaller learning rate.")
+    if last >= baseline:
+        return (f"It did not learn: the validation loss ended at {last:.4f}, no better than predicting the "
+                f"average digit ({baseline:.4f}). Try more epochs or a smaller learning rate.")
     if len(val) >= 2 and last > best * RISE:
         return (f"The validation loss rose from its best, {best:.4f}, to {last:.4f}: the model got worse "
                 "at the end. Try a smaller learning rate.")

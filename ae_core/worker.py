@@ -182,8 +182,7 @@ def run(request: dict, emit, cancel: threading.Event) -> dict:
     return {"type": "finished", "status": result.status, "epochs_run": result.epochs_run,
             "seconds": round(result.seconds, 3), "name": path.stem if path else None,
             "history": _finite(result.history),
-            "warning": pipeline.divergence_warning(result.history, config.loss,
-                                                   pipeline.mean_image_loss(data, config.loss))}
+            "warning": pipeline.divergence_warning(result.history, pipeline.mean_image_loss(data, config.loss))}
 
 
 def _listen(cancel: threading.Event) -> None:
