@@ -247,9 +247,7 @@ def scores(image: np.ndarray, coded: Coded) -> dict:
 
 def set_scores(clean: np.ndarray, recon: np.ndarray) -> dict:
     """PSNR of the mean MSE over the set (dB; None when every image is exact) and the mean SSIM."""
-    from .evaluate import set_psnr
-
-    p = set_psnr(clean, recon)
+    p = metrics.set_psnr(clean, recon)
     return {"psnr": None if not np.isfinite(p) else round(p, 3),
             "ssim": round(float(metrics.ssim(clean, recon).mean()), 4)}
 

@@ -7,7 +7,7 @@ digit at Gaussian noise 0.2 / 0.5 / 0.8 (the tutorial's figure); then the canvas
 on clean inputs and PSNR at noise 0.5. The noise seed is fixed, so the figures are the same on
 every run.
 
-PSNR over a set is the PSNR of the set's mean MSE (`set_psnr`), not the mean of per-image dB:
+PSNR over a set is the PSNR of the set's mean MSE (`metrics.set_psnr`), not the mean of per-image dB:
 a mean of logarithms rewards a method that is nearly exact on a few images (a per-image PSNR
 near a perfect match is huge) whatever it does to the rest. BCE, MSE and SSIM are means.
 """
@@ -27,7 +27,6 @@ NOISE_LEVELS = (0.2, 0.5, 0.8)
 EVAL_SEED = 2024
 
 
-set_psnr = metrics.set_psnr  # the report's PSNR over a set (kept under this name for its callers)
 
 
 def model_fn(stored: store.StoredModel) -> Callable[[np.ndarray], np.ndarray]:
@@ -52,7 +51,7 @@ def evaluate_fn(fn: Callable[[np.ndarray], np.ndarray], x_test: np.ndarray, nois
            "mse": float(metrics.mse(x_test, clean_rec).mean())}
     for level, x_noisy in noisy.items():
         rec = fn(x_noisy)
-        row[f"psnr@{level}"] = set_psnr(x_test, rec)
+        row[f"psnr@{level}"] = metrics.set_psnr(x_test, rec)
         row[f"ssim@{level}"] = float(metrics.ssim(x_test, rec).mean())
     row["seconds"] = round(time.perf_counter() - start, 2)
     return row
@@ -65,8 +64,8 @@ def canvas_row(fn: Callable[[np.ndarray], np.ndarray], canvas: np.ndarray, noisy
     """BCE and PSNR on the clean canvas-style digits and PSNR at noise CANVAS_LEVEL."""
     clean_rec = fn(canvas)
     return {"canvas_bce": float(metrics.bce(canvas, clean_rec).mean()),
-            "canvas_psnr": set_psnr(canvas, clean_rec),
-            f"canvas_psnr@{CANVAS_LEVEL}": set_psnr(canvas, fn(noisy))}
+            "canvas_psnr": metrics.set_psnr(canvas, clean_rec),
+            f"canvas_psnr@{CANVAS_LEVEL}": metrics.set_psnr(canvas, fn(noisy))}
 
 
 def evaluate_all(data: Dataset, models_dir: Path | str, with_baselines: bool = True,
@@ -111,7 +110,7 @@ def ladder(data: Dataset, models_dir: Path | str) -> dict:
     def row(fn) -> dict:
         rec = fn(data.x_test)
         return {"bce": float(metrics.bce(data.x_test, rec).mean()),
-                "psnr": set_psnr(data.x_test, rec)}
+                "psnr": metrics.set_psnr(data.x_test, rec)}
 
     out = {"sizes": list(LADDER_SIZES), "autoencoder": {}, "pca": {}}
     available = set(store.list_models(models_dir))
@@ -180,7 +179,7 @@ def data_specific(data: Dataset, models: dict) -> dict:
         for kind in out["sets"]:
             x = sets[kind]
             rec = reconstruct(model, x)
-            out["psnr"][name][kind] = round(set_psnr(x, rec), 3)
+            out["psnr"][name][kind] = round(metrics.set_psnr(x, rec), 3)
             out["ssim"][name][kind] = round(float(metrics.ssim(x, rec).mean()), 4)
             out["bce"][name][kind] = round(float(metrics.bce(x, rec).mean()), 4)
     return out

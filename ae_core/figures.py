@@ -17,7 +17,7 @@ import textwrap
 
 import numpy as np
 
-from . import analysis
+from . import analysis, metrics
 from .noise import add_noise
 
 SCALE = 3  # each 28x28 image is drawn 84 px wide
@@ -112,12 +112,6 @@ def pick_batch(labels: np.ndarray, seed: int = 0, n: int = 10) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(len(labels), n, replace=False))
 
 
-def _set_psnr(clean: np.ndarray, recon: np.ndarray) -> float:
-    from .evaluate import set_psnr
-
-    return set_psnr(clean, recon)
-
-
 def codes_figure(model, images: np.ndarray, labels: list[str] | None = None, model_name: str = "model",
                  scale: int = SCALE) -> bytes:
     """The tutorial's first figure for a batch: originals, codes, reconstructions (PNG bytes)."""
@@ -130,7 +124,7 @@ def codes_figure(model, images: np.ndarray, labels: list[str] | None = None, mod
            else "mean over its channels")
     title = (f"{model_name}: {len(x)} test images (top), their {shape} codes ({how}, black {lo:.2f} "
              f"to white {hi:.2f}) and the reconstructions (bottom). PSNR of the mean MSE over the "
-             f"batch: {_set_psnr(x, recon):.2f} dB.")
+             f"batch: {metrics.set_psnr(x, recon):.2f} dB.")
     rows = [("Original", x), (f"Code ({shape})", pictures), ("Reconstruction", recon)]
     return grid_png(rows, title, labels, scale)
 
@@ -147,7 +141,7 @@ def denoising_figure(model, images: np.ndarray, labels: list[str] | None = None,
         noisy = add_noise(x, level, seed=seed + int(round(level * 1000)), kind=kind)
         out = analysis.reconstruct(model, noisy)
         rows += [(f"Noise {level:g}", noisy), (f"{model_name} output", out)]
-        scores.append(f"{level:g}: {_set_psnr(x, out):.1f} dB")
+        scores.append(f"{level:g}: {metrics.set_psnr(x, out):.1f} dB")
     title = (f"{model_name} denoising {len(x)} test images ({kind.replace('_', '-')} noise, seed {seed}). "
              "PSNR of the mean MSE against the sources, by noise level: " + ", ".join(scores) + ".")
     return grid_png(rows, title, labels, scale)

@@ -122,8 +122,8 @@ def test_an_8bit_code_loses_little_against_the_float_code(onnx_dense):
     d = bundled()
     codec = compress.ModelCodec(onnx_dense, np.concatenate([d.x_train[:2000], d.x_val]), "dense_seed")
     x = d.x_test[:200]
-    exact = evaluate.set_psnr(x, analysis.reconstruct(onnx_dense, x))
-    eight = evaluate.set_psnr(x, codec(x))
+    exact = metrics.set_psnr(x, analysis.reconstruct(onnx_dense, x))
+    eight = metrics.set_psnr(x, codec(x))
     assert codec.encode(x).shape == (200, 32) and codec.encode(x).dtype == np.uint8
     assert exact - 0.3 < eight <= exact + 0.05
 
@@ -132,9 +132,9 @@ def test_set_psnr_is_the_psnr_of_the_mean_mse():
     x = np.zeros((2, 28, 28), np.float32)
     rec = x.copy()
     rec[1] = 0.1  # one image off by 0.1 everywhere (MSE 0.01), the other exact
-    assert evaluate.set_psnr(x, rec) == pytest.approx(10 * np.log10(1 / 0.005))
+    assert metrics.set_psnr(x, rec) == pytest.approx(10 * np.log10(1 / 0.005))
     assert metrics.psnr(x, rec).mean() == pytest.approx((100 + 20) / 2)  # what a mean of dB said
-    assert evaluate.set_psnr(x, x) == metrics.PSNR_CAP
+    assert metrics.set_psnr(x, x) == metrics.PSNR_CAP
 
 
 # --- rate-distortion data ----------------------------------------------------------------------

@@ -156,4 +156,4 @@ def test_set_psnr_columns_are_the_psnr_of_the_mean_mse():
     # of per-image dB (capped at 100) would give it
     half = x.copy()
     half[25:] = 0.0
-    assert evaluate.set_psnr(x, half) < 15 < metrics.psnr(x, half).mean()
+    assert metrics.set_psnr(x, half) < 15 < metrics.psnr(x, half).mean()
