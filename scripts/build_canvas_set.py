@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from ae_core import data, preprocess  # noqa: E402
+from ae_core import augment, data, preprocess  # noqa: E402
 
 SEED = 2026
 EVERY = 4  # every 4th test digit: 500 digits of every class (the split is sorted by class)
@@ -31,9 +31,7 @@ _NEIGHBOURS = ((0, 1), (1, -1), (1, 0), (1, 1))  # each pair of touching pixels 
 
 def skeleton_strokes(image: np.ndarray) -> list[np.ndarray]:
     """The digit's skeleton as two-point strokes in (x, y) = (column, row) pixel units."""
-    from skimage.morphology import skeletonize
-
-    skeleton = skeletonize(image > INK_LEVEL)
+    skeleton = augment.skeleton(image, INK_LEVEL)
     rows, cols = np.nonzero(skeleton)
     on = set(zip(rows.tolist(), cols.tolist()))
     strokes = []
