@@ -1,5 +1,5 @@
-"""Small pieces every part of the page uses: one guard for page sections and one keeper of
-widget values."""
+"""Small pieces every part of the page uses: one guard for page sections, one keeper of widget
+values, and what an element sent."""
 from __future__ import annotations
 
 import contextlib
@@ -38,3 +38,9 @@ def keep(keys: Iterable[str]) -> None:
             kept[key] = st.session_state[key]
         elif key in kept:
             st.session_state[key] = kept[key]
+
+
+def sent(key: str, name: str):
+    """The value `name` that the element `key` (a Components v2 element) sent last, or None."""
+    state = st.session_state.get(key)
+    return state.get(name) if hasattr(state, "get") else None

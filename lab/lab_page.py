@@ -24,7 +24,7 @@ import streamlit as st
 from ae_core import noise
 from ae_core.preprocess import PEN_FRACTION
 
-from . import engine, pagejs, runtime
+from . import engine, kit, pagejs, runtime
 from .inputs_view import DRAWING, DRAWN, MAX_SEED, NOISE_LABELS, Digit, NoiseChoice, drawing
 
 KEY = "lab"  # the element's key; its state values are "drawing" and "noise"
@@ -57,12 +57,10 @@ def _b64(a: np.ndarray) -> str:
 
 def _changed() -> None:
     """The element's callback: keep what the page reported, in the session."""
-    state = st.session_state.get(KEY)
-    get = state.get if hasattr(state, "get") else (lambda _k: None)
-    value = get("drawing")
+    value = kit.sent(KEY, "drawing")
     if isinstance(value, dict):
         st.session_state[DRAWING] = {"size": value.get("size"), "strokes": value.get("strokes")}
-    value = get("noise")
+    value = kit.sent(KEY, "noise")
     if isinstance(value, dict):
         try:
             level, seed = float(value["level"]), int(value["seed"])

@@ -251,11 +251,12 @@ def test_the_page_reports_are_kept_and_forged_ones_ignored(env, monkeypatch):
     """The element's callback keeps what the page reports; a report out of range is ignored."""
     import types
 
-    from lab import lab_page
+    from lab import kit, lab_page
 
     state = {lab_page.KEY: {"noise": {"level": 0.25, "kind": "mask", "seed": 12, "all": True},
                             "drawing": pad_drawing(SEVEN, 280)}}
-    monkeypatch.setattr(lab_page, "st", types.SimpleNamespace(session_state=state))
+    for module in (lab_page, kit):  # kit.sent reads what the element sent
+        monkeypatch.setattr(module, "st", types.SimpleNamespace(session_state=state))
     lab_page._changed()
     assert (state["noise"], state["noise_kind"], state["noise_seed"], state["noise_all"]) == (0.25, "mask", 12, True)
     assert state[PAD_STATE] == pad_drawing(SEVEN, 280)

@@ -45,9 +45,3 @@ def show(key: str, data: dict, on_value: tuple[str, Callable[[], None]] | None =
     """The element under `key`; `on_value` = (name, callback) for the value it sends back."""
     callbacks = {f"on_{on_value[0]}_change": on_value[1]} if on_value else {}
     _component()(key=key, data=data, **callbacks)
-
-
-def sent(key: str, name: str):
-    """The value `name` the element `key` sent last, or None."""
-    state = st.session_state.get(key)
-    return state.get(name) if hasattr(state, "get") else None

@@ -8,7 +8,7 @@ import streamlit as st
 
 from ae_core import analysis, vae
 
-from .. import engine
+from .. import engine, kit
 from . import data, decoder, pictures
 
 MF, KEY = "mf_", "mf_decoder"  # prefix of the point's sliders (mf_z1, mf_z2); the element's key
@@ -30,7 +30,7 @@ def point(value) -> tuple[float, float] | None:
 
 
 def _on_click() -> None:
-    z = point(decoder.sent(KEY, "z"))
+    z = point(kit.sent(KEY, "z"))
     if z is not None:
         _set(z)
 

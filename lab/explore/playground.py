@@ -10,7 +10,7 @@ import streamlit as st
 
 from ae_core import analysis
 
-from .. import engine, figures, resources
+from .. import engine, figures, kit, resources
 from . import data, decoder
 
 PG_STATE = "_pg"  # session: model key -> {"source": digest of the input, "values": [...], "nonce": n}
@@ -46,7 +46,7 @@ def _random(model: engine.LoadedModel) -> None:
 
 def _on_values() -> None:
     """The page sent its slider values (after a pause): keep them for the model they belong to."""
-    value = decoder.sent(PG_KEY, "values")
+    value = kit.sent(PG_KEY, "values")
     if not isinstance(value, dict):
         return
     mine = st.session_state.get(PG_STATE, {}).get(value.get("model"))
