@@ -45,10 +45,9 @@ def train_config(preset, args):
 
 
 def cmd_train(args) -> int:
-    import dataclasses
-
     from . import presets
     from .data import kind_of, load_mnist
+    from .models import code_size_settable, with_code_size
     from .pipeline import divergence_warning, mean_image_loss, train_and_save
 
     preset = presets.get(args.preset)
@@ -67,10 +66,10 @@ def cmd_train(args) -> int:
         callbacks.append(snapshots)
     spec = preset.spec
     if getattr(args, "code_size", None):
-        if not isinstance(getattr(spec, "code_size", None), int) or spec.type == "vae":
+        if not code_size_settable(spec):
             print(f"{args.preset} has no flat code whose size --code-size could set.", file=sys.stderr)
             return 2
-        spec = dataclasses.replace(spec, code_size=args.code_size)
+        spec = with_code_size(spec, args.code_size)
     result, path = train_and_save(spec, config, data, Path(args.out), name, preset=args.preset,
                                   callbacks=callbacks)
     if path is None:

@@ -86,6 +86,19 @@ def spec_from_dict(d: dict) -> Spec:
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in names})
 
 
+def code_size_settable(spec: Spec) -> bool:
+    """Whether the spec's code is a flat vector whose size can be chosen (a VAE's keeps the size
+    its manifold or comparison needs; a spatial code has no single size)."""
+    return isinstance(getattr(spec, "code_size", None), int) and spec.type != "vae"
+
+
+def with_code_size(spec: Spec, size: int) -> Spec:
+    """The spec with a code of `size` values; ValueError when its code size cannot be chosen."""
+    if not code_size_settable(spec):
+        raise ValueError(f"A {spec.type} model with this code has no flat code whose size could be set.")
+    return dataclasses.replace(spec, code_size=int(size))
+
+
 def _conv(x, filters: int, spec: ConvSpec, activation: str = "relu"):
     from keras import layers
 

@@ -148,11 +148,10 @@ def run(request: dict, emit, cancel: threading.Event) -> dict:
     optionally "options" ({"data": "bundled" or "clothing", "code_size": n}) and "extra" (one
     28x28 image as 784 numbers, shown in the snapshots beside the validation strip)."""
     emit({"type": "loading"})
-    import dataclasses
-
     from . import pipeline, presets, snapshots
     from .config import TrainConfig
     from .data import class_names, load_mnist
+    from .models import with_code_size
     from .training import Cancelled, StopOnEvent
 
     preset = presets.get(request["preset"])
@@ -160,8 +159,8 @@ def run(request: dict, emit, cancel: threading.Event) -> dict:
     options = request.get("options") or {}
     source = options.get("data") or preset.data
     spec = preset.spec
-    if options.get("code_size") and getattr(spec, "code_size", None):
-        spec = dataclasses.replace(spec, code_size=int(options["code_size"]))
+    if options.get("code_size"):
+        spec = with_code_size(spec, options["code_size"])
     data = training_data(request.get("train_digits"), load_mnist(source))
     cancelled = {"type": "finished", "status": "cancelled", "epochs_run": 0, "seconds": 0.0, "name": None,
                  "history": {}, "warning": ""}

@@ -341,8 +341,10 @@ def _form(settings: Settings) -> None:
                                        "whatever it is given, and only that.")
     if source != preset.data:
         options["data"] = source
+    from ae_core.models import code_size_settable
+
     code_size = getattr(preset.spec, "code_size", None)
-    if isinstance(code_size, int) and preset.spec.type != "vae":
+    if code_size_settable(preset.spec):
         size = st.select_slider("Code size", CODE_SIZES, value=code_size if code_size in CODE_SIZES else 32,
                                 key="train_code", help="How many numbers the code keeps: the tutorial's 32, "
                                                        "or fewer and watch the digits blur.")

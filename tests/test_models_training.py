@@ -169,3 +169,15 @@ def test_cancel_before_the_first_batch_raises_and_after_it_stops_with_a_notice()
     r = training.train(models.DenseSpec(), training.TrainConfig(epochs=5, batch_size=16), tiny(256, 64),
                        callbacks=[CancelAtBatch3(), training.StopOnEvent(event, lambda: stops.append(1))])
     assert r.status == "stopped" and r.epochs_run == 1 and stops == [1]
+
+
+def test_only_a_flat_code_has_a_size_to_set():
+    """The CLI's --code-size, the sidebar's slider and the trainer's option share one rule: a dense
+    code can be resized; a VAE's and a spatial conv code cannot."""
+    from ae_core import models, presets
+
+    assert models.with_code_size(presets.PRESETS["dense_seed"].spec, 8).code_size == 8
+    for name in ("vae_2d", "conv_denoiser"):
+        assert not models.code_size_settable(presets.PRESETS[name].spec)
+        with pytest.raises(ValueError, match="no flat code"):
+            models.with_code_size(presets.PRESETS[name].spec, 8)
