@@ -55,14 +55,21 @@ def charts(at) -> dict[str, dict]:
     return out
 
 
+def element(at, key: str):
+    """The data the element `key` (a Components v2 element) was given in the last run, or None."""
+    for el in at.get("bidi_component"):
+        if el.key == key or el.proto.id.endswith(key):
+            return json.loads(el.proto.json)
+    return None
+
+
 def lab_data(at) -> dict:
     """The data the Lab's element (lab/lab_page.py) was given in the last run."""
     from lab.lab_page import KEY
 
-    for el in at.get("bidi_component"):
-        if el.key == KEY or el.proto.id.endswith(KEY):
-            return json.loads(el.proto.json)[0]  # lab_page sends [data]
-    raise AssertionError("the Lab's element is not on the page")
+    data = element(at, KEY)
+    assert data is not None, "the Lab's element is not on the page"
+    return data[0]  # lab_page sends [data]
 
 
 def floats(b64: str, shape=(28, 28)) -> np.ndarray:
@@ -143,6 +150,33 @@ def wait_for(at, predicate, seconds=90.0):
             return at
         time.sleep(0.3)
     raise AssertionError(f"timed out; the page says:\n{texts(at)}")
+
+
+EXPLORE_TIMEOUT = 300  # the first Explore run encodes the held-out digits
+
+
+def explore(section: str = "Playground", **state):
+    """The app with the Explore tab and its `section` open (and `state` set in session state first)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=EXPLORE_TIMEOUT)
+    for k, v in state.items():
+        at.session_state[k] = v
+    at.run()
+    assert_clean(at)
+    at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
+    at.run()
+    assert_clean(at)
+    return open_section(at, section)
+
+
+def open_section(at, section: str):
+    label = next(t.label for t in at.tabs if section in t.label)
+    if at.session_state["explore_section"] != label:
+        at.session_state["explore_section"] = label
+        at.run()
+        assert_clean(at)
+    return at
 
 
 # --- a real server and the browser: one copy, in tests/browser_support.py --------------------

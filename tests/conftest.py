@@ -33,6 +33,14 @@ def pretrained_dir(tmp_path_factory) -> Path:
     return untrained_models(tmp_path_factory.mktemp("pretrained"))
 
 
+@pytest.fixture
+def env(monkeypatch, tmp_path, pretrained_dir):
+    """Point the app at the models and a fresh, empty folder for saved versions."""
+    from tests.app_support import point_app_at
+
+    return point_app_at(monkeypatch, pretrained_dir, tmp_path)
+
+
 @pytest.fixture(autouse=True)
 def _no_trainer_outlives_its_test():
     """Kill the app's trainer processes after every test, passed or failed."""

@@ -17,14 +17,8 @@ from streamlit.testing.v1 import AppTest
 
 from ae_core import preprocess, store
 from tests.app_support import (APP, APP_TIMEOUT, DOT, PAD_STATE, SEVEN, app, assert_clean, lab_data, pad_drawing,
-                               point_app_at, rows, texts, wait_for, z)
+                               rows, texts, wait_for, z)
 
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, pretrained_dir):
-    """Point the app at the models and a fresh, empty folder for saved versions."""
-    return point_app_at(monkeypatch, pretrained_dir, tmp_path)
 
 
 def report(at, **noise) -> AppTest:

@@ -9,10 +9,8 @@ in Chromium.
 """
 from __future__ import annotations
 
-import json
-import re
-
 import os
+import re
 
 import numpy as np
 import pytest
@@ -20,10 +18,9 @@ from streamlit.testing.v1 import AppTest
 
 from ae_core import analysis
 from lab.explore import baselines, codemap, data, ladder, manifold, pictures, playground
-from tests.app_support import APP, assert_clean, charts, texts
-from tests.test_app import env  # noqa: F401 (fixture)
+from tests.app_support import (APP, EXPLORE_TIMEOUT, assert_clean, charts, element, explore, open_section,
+                               texts)
 
-TIMEOUT = 300  # the first Explore run encodes the held-out digits
 
 
 @pytest.fixture
@@ -32,36 +29,6 @@ def server_decodes(monkeypatch):
     from lab.explore import decoder
 
     monkeypatch.setattr(decoder, "in_page", lambda model: None)
-
-
-def explore(section: str = "Playground", **state) -> AppTest:
-    """The app with the Explore tab and its `section` open (and `state` set in session state first)."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    for k, v in state.items():
-        at.session_state[k] = v
-    at.run()
-    assert_clean(at)
-    at.session_state["page_tab"] = next(t.label for t in at.tabs if "Explore" in t.label)
-    at.run()
-    assert_clean(at)
-    return open_section(at, section)
-
-
-def open_section(at: AppTest, section: str) -> AppTest:
-    label = next(t.label for t in at.tabs if section in t.label)
-    if at.session_state["explore_section"] != label:
-        at.session_state["explore_section"] = label
-        at.run()
-        assert_clean(at)
-    return at
-
-
-def element(at, key: str) -> dict | None:
-    """The data the decoder element `key` was given in the last run."""
-    for el in at.get("bidi_component"):
-        if el.key == key or el.proto.id.endswith(key):
-            return json.loads(el.proto.json)
-    return None
 
 
 def picture(b64: str) -> np.ndarray:
@@ -136,7 +103,7 @@ def test_the_section_labels_are_short_enough_for_one_strip():
 
 
 def test_the_lab_tab_does_not_run_explore(env):
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=EXPLORE_TIMEOUT)
     at.run()
     assert_clean(at)
     assert not any(k in charts(at) for k in ("code_map", "sweep")) and element(at, playground.PG_KEY) is None
@@ -540,7 +507,7 @@ def test_values_are_cached_per_model_file_not_per_object():
 def test_vae_rows_in_the_lab_show_the_mean_code_and_its_reconstruction(env):
     from tests.app_support import viewer_rows
 
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=EXPLORE_TIMEOUT)
     at.session_state["models"] = ["pretrained:vae_2d", "pretrained:vae_32d"]
     at.run()
     assert_clean(at)
@@ -565,7 +532,7 @@ def test_a_posterior_sample_follows_the_mean_and_the_variance():
 def test_the_claims_section_compares_with_jpeg_and_shows_the_two_by_two_table(env):
     """vs JPEG: the model's 8-bit code against JPEG, WebP, PNG and zlib for the Lab's input; the
     digits-and-clothing table; the tutorial's figures."""
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at = AppTest.from_file(APP, default_timeout=EXPLORE_TIMEOUT)
     at.run()
     at.session_state["page_tab"] = ":material/explore: Explore"
     at.session_state["explore_section"] = ":material/compress: vs JPEG"

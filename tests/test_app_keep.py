@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 from streamlit.testing.v1 import AppTest
 
-from tests.app_support import app, assert_clean, floats, lab_data
-from tests.test_app import env  # noqa: F401 (fixture)
-from tests.test_app_explore import explore, open_section
+from tests.app_support import app, assert_clean, explore, floats, lab_data, open_section
 
 
 def _toggled_slider(keep: bool) -> None:

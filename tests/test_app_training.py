@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.app_support import app, assert_clean, point_app_at, texts, wait_for
+from tests.app_support import app, assert_clean, texts, wait_for
 
 FINISHED = '''
 from ae_core import store
@@ -16,11 +16,6 @@ emit({"type": "finished", "status": "completed", "epochs_run": 1, "name": "dense
       "history": {"loss": [0.2], "val_loss": [0.21]}, "warning": ""})
 '''
 HOLDS = 'emit({"type": "begin", "steps": 4, "epochs": 1})\nwhile not cancel.is_set():\n    time.sleep(0.05)\n'
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, pretrained_dir):
-    return point_app_at(monkeypatch, pretrained_dir, tmp_path)
 
 
 def test_the_noise_slider_takes_each_presets_own_default(env):
